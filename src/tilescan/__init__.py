@@ -1,0 +1,1 @@
+"""tilescan: find burned-in annotation tiles in mammography tile datasets."""

@@ -1,0 +1,51 @@
+"""What every stage script shares: reading params.yaml and turning bad input into a one-line error."""
+from __future__ import annotations
+
+import sys
+import traceback
+from pathlib import Path
+from typing import Any, Callable
+
+import yaml
+
+from tilescan.errors import TilescanError
+
+PARAMS_FILE = Path("params.yaml")
+
+
+def load_params(path: str | Path = PARAMS_FILE) -> dict[str, Any]:
+    """Return params.yaml as a dict; a missing or malformed file is a TilescanError naming it."""
+    path = Path(path)
+    if not path.is_file():
+        raise TilescanError(f"{path}: params file not found (run from the repository root)")
+    try:
+        params = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise TilescanError(f"{path}: not valid YAML ({exc.__class__.__name__})") from None
+    if not isinstance(params, dict):
+        raise TilescanError(f"{path}: expected a mapping of sections")
+    return params
+
+
+def section(params: dict[str, Any], name: str) -> dict[str, Any]:
+    """Return params[name], which must be a mapping."""
+    value = params.get(name)
+    if not isinstance(value, dict):
+        raise TilescanError(f"params.yaml: missing section '{name}'")
+    return value
+
+
+def run_stage(main: Callable[[dict[str, Any]], str]) -> None:
+    """Run main(params); print its one-line summary, or one 'error:' line and exit 1 on bad input."""
+    try:
+        summary = main(load_params())
+    except TilescanError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        print("error: interrupted; no outputs were written", file=sys.stderr)
+        sys.exit(130)
+    except Exception:  # a bug, not bad input: keep the traceback for the report
+        traceback.print_exc()
+        sys.exit(2)
+    print(summary)
