@@ -1,0 +1,31 @@
+# Set-up and entry points. Every target creates the virtual environment first if it is missing.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export PATH := $(abspath $(BIN)):$(PATH)
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+export PYTHONHASHSEED := 0
+
+.PHONY: setup run test bench holdout clean
+
+setup: $(STAMP)
+
+$(STAMP): requirements.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	touch $(STAMP)
+
+run: $(STAMP)
+	dvc repro
+	dvc status
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -ra
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run.py --out metrics/bench.json
+
+clean:
+	rm -rf data models dvclive reports

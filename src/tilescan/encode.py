@@ -1,0 +1,44 @@
+"""Batched encoding of every prepared tile into latent space, with its reconstruction error."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from tilescan.errors import TilescanError
+from tilescan.tiles import tile_dataset
+
+
+def encode_tiles(encoder, decoder, tiles: np.ndarray, channels: int, batch_size: int,
+                 latents_out: np.ndarray, errors_out: np.ndarray, desc: str = "encode") -> None:
+    """Fill latents_out (N, latent) and errors_out (N,) batch by batch; memory stays a few batches.
+
+    The reconstruction error is the per-tile mean binary cross-entropy, the training loss.
+    """
+    import tensorflow as tf
+
+    @tf.function
+    def step(batch):
+        latent = encoder(batch, training=False)
+        recon = tf.clip_by_value(tf.cast(decoder(latent, training=False), tf.float32), 1e-7, 1 - 1e-7)
+        bce = -(batch * tf.math.log(recon) + (1 - batch) * tf.math.log(1 - recon))
+        return latent, tf.reduce_mean(bce, axis=[1, 2, 3])
+
+    start = 0
+    with tqdm(total=len(tiles), desc=desc, unit="tile", mininterval=2.0) as bar:
+        for batch in tile_dataset(tiles, batch_size, channels):
+            latent, error = step(batch)
+            stop = start + len(latent)
+            latents_out[start:stop] = latent.numpy()
+            errors_out[start:stop] = error.numpy()
+            start = stop
+            bar.update(len(latent))
+    if not (np.isfinite(latents_out).all() and np.isfinite(errors_out).all()):
+        raise TilescanError(f"{desc}: the encoder produced NaN or infinite latents; retrain "
+                            "(train_autoencoder.learning_rate may be too high)")
+
+
+def open_output(path: Path, shape: tuple[int, ...]) -> np.ndarray:
+    """A float32 .npy memmap to write into incrementally."""
+    return np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=shape)

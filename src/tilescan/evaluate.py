@@ -1,0 +1,74 @@
+"""Quality against ground truth: how well `score` ranks and `flagged` picks the annotation tiles."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import average_precision_score, precision_recall_curve
+
+from tilescan.errors import TilescanError
+
+TARGET_PRECISION = 0.9
+
+
+def load_ground_truth(path: Path) -> pd.DataFrame:
+    """The labels CSV: columns id and annotation (1 = shows burned-in annotation, 0 = does not)."""
+    if not Path(path).is_file():
+        raise TilescanError(f"data.labels_csv: {path} does not exist")
+    truth = pd.read_csv(path, dtype={"id": str})
+    missing = {"id", "annotation"} - set(truth.columns)
+    if missing:
+        raise TilescanError(f"{path}: missing column(s) {', '.join(sorted(missing))}")
+    if truth["id"].duplicated().any():
+        raise TilescanError(f"{path}: duplicate id {truth.loc[truth['id'].duplicated(), 'id'].iloc[0]}")
+    if not truth["annotation"].isin([0, 1]).all():
+        raise TilescanError(f"{path}: column annotation must hold 0 or 1")
+    return truth[["id", "annotation"]]
+
+
+def recall_at_precision(truth: np.ndarray, score: np.ndarray, min_precision: float) -> float:
+    """The highest recall reachable by a score threshold whose precision is >= min_precision."""
+    precision, recall, _ = precision_recall_curve(truth, score)
+    reachable = recall[precision >= min_precision]
+    return float(reachable.max()) if reachable.size else 0.0
+
+
+def quality(truth: np.ndarray, score: np.ndarray, flagged: np.ndarray) -> dict:
+    """Average precision of score; precision/recall/F1 of flagged; recall at precision >= 0.9."""
+    truth, flagged = np.asarray(truth, bool), np.asarray(flagged, bool)
+    if truth.size == 0 or not truth.any():
+        raise TilescanError("data.labels_csv: no annotation tiles among the evaluated tiles; "
+                            "quality cannot be measured")
+    true_pos = int(np.sum(truth & flagged))
+    precision = true_pos / flagged.sum() if flagged.any() else 0.0
+    recall = true_pos / truth.sum()
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {
+        "average_precision": round(float(average_precision_score(truth, score)), 6),
+        "precision": round(float(precision), 6),
+        "recall": round(float(recall), 6),
+        "f1": round(float(f1), 6),
+        "recall_at_precision_0.9": round(recall_at_precision(truth, score, TARGET_PRECISION), 6),
+        "n_tiles": int(truth.size),
+        "n_annotation": int(truth.sum()),
+        "n_flagged": int(flagged.sum()),
+    }
+
+
+def pr_curve_points(truth: np.ndarray, score: np.ndarray, max_points: int = 400) -> pd.DataFrame:
+    """The precision-recall curve, thinned to at most max_points rows, for `dvc plots`."""
+    precision, recall, _ = precision_recall_curve(np.asarray(truth, bool), score)
+    keep = np.unique(np.linspace(0, len(recall) - 1, min(max_points, len(recall))).round().astype(int))
+    return pd.DataFrame({"recall": recall[keep].round(6), "precision": precision[keep].round(6)})
+
+
+def evaluation_frame(flagged: pd.DataFrame, scanned_ids: list[str], truth: pd.DataFrame) -> pd.DataFrame:
+    """One row per evaluated tile (id, annotation, score, flagged): every scanned train tile with ground
+    truth. Tiles that prepare dropped (mostly black, unreadable) are scored lowest and never flagged, so
+    an annotation tile lost there counts as missed."""
+    frame = pd.DataFrame({"id": scanned_ids}).merge(truth, on="id", how="inner")
+    frame = frame.merge(flagged[["id", "score", "flagged"]], on="id", how="left")
+    frame["score"] = frame["score"].fillna(float(flagged["score"].min()) - 1.0 if len(flagged) else 0.0)
+    frame["flagged"] = frame["flagged"].fillna(0).astype(int)
+    return frame

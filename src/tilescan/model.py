@@ -1,0 +1,59 @@
+"""The research notebook's convolutional autoencoder, with its sizes as arguments."""
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+from tilescan.errors import TilescanError
+
+
+def check_model_params(img_size: int, channels: int, filters: list[int], latent_dim: int) -> None:
+    """Reject sizes the architecture cannot take, naming the parameter."""
+    if img_size < 8 or img_size % 8:
+        raise TilescanError(f"common.img_size must be a multiple of 8 (three 2x poolings), got {img_size}")
+    if channels not in (1, 3):
+        raise TilescanError(f"common.channels must be 1 or 3, got {channels}")
+    if len(filters) != 3 or any(int(f) < 1 for f in filters):
+        raise TilescanError(f"train_autoencoder.filters must be three positive widths, got {filters}")
+    if latent_dim < 1:
+        raise TilescanError(f"train_autoencoder.latent_dim must be >= 1, got {latent_dim}")
+
+
+def _conv_bn_relu(x, width: int, transpose: bool = False):
+    conv = layers.Conv2DTranspose if transpose else layers.Conv2D
+    x = conv(width, 3, padding="same", use_bias=False)(x)
+    x = layers.BatchNormalization()(x)
+    return layers.ReLU()(x)
+
+
+def build_autoencoder(img_size: int, channels: int, filters: list[int], dense_units: int, latent_dim: int):
+    """Return (encoder, decoder, autoencoder); the autoencoder is compiled with Adam and binary cross-entropy
+    by the caller. Layout follows the notebook: three Conv-BN-ReLU-MaxPool blocks, Dense, Dense latent (relu);
+    the decoder mirrors it with UpSampling2D + Conv2DTranspose and a sigmoid 1x1 output."""
+    check_model_params(img_size, channels, filters, latent_dim)
+    wide, mid, narrow = (int(f) for f in filters)
+    side = img_size // 8
+
+    image = keras.Input((img_size, img_size, channels), name="image")
+    x = image
+    for width in (wide, mid, narrow):
+        x = layers.MaxPooling2D(2)(_conv_bn_relu(x, width))
+    x = layers.Flatten()(x)
+    x = layers.Dense(dense_units)(x)
+    latent = layers.Dense(latent_dim, activation="relu", name="latent")(x)
+    encoder = keras.Model(image, latent, name="encoder")
+
+    code = keras.Input((latent_dim,), name="code")
+    y = layers.Dense(dense_units)(code)
+    y = layers.Dense(side * side * narrow, activation="relu")(y)
+    y = layers.Reshape((side, side, narrow))(y)
+    for width in (narrow, mid):
+        y = _conv_bn_relu(layers.UpSampling2D(2)(y), width, transpose=True)
+    y = layers.UpSampling2D(2)(y)
+    y = layers.Conv2DTranspose(wide, 3, padding="same", activation="relu")(y)
+    # float32 output keeps the loss stable under mixed precision
+    output = layers.Conv2D(channels, 1, activation="sigmoid", dtype="float32", name="reconstruction")(y)
+    decoder = keras.Model(code, output, name="decoder")
+
+    autoencoder = keras.Model(image, decoder(encoder(image)), name="autoencoder")
+    return encoder, decoder, autoencoder

@@ -1,0 +1,106 @@
+"""Select the tiles to scan, drop mostly-black ones, resize, and write uint8 arrays that memory-map."""
+from __future__ import annotations
+
+import itertools
+import shutil
+from dataclasses import dataclass, field
+from multiprocessing import Pool
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+from skimage.transform import resize
+from tqdm import tqdm
+
+from tilescan.errors import TilescanError
+from tilescan.io import TileRef, count_tiles, iter_tiles
+
+CHUNK = 256  # tiles handed to the worker pool at a time: bounds memory whatever the dataset size
+
+
+@dataclass(frozen=True)
+class PrepareConfig:
+    img_size: int
+    keep_class: int
+    black_level: int
+    max_black_fraction: float
+    on_unreadable: str = "stop"
+    workers: int = 2
+
+    def validate(self) -> None:
+        if self.img_size < 8:
+            raise TilescanError(f"common.img_size must be >= 8, got {self.img_size}")
+        if not 0 <= self.black_level <= 255:
+            raise TilescanError(f"prepare.black_level must be in 0..255, got {self.black_level}")
+        if not 0 < self.max_black_fraction <= 1:
+            raise TilescanError(f"prepare.max_black_fraction must be in (0, 1], got {self.max_black_fraction}")
+        if self.on_unreadable not in ("stop", "skip"):
+            raise TilescanError(f"prepare.on_unreadable must be stop or skip, got {self.on_unreadable!r}")
+        if self.workers < 1:
+            raise TilescanError(f"prepare.workers must be >= 1, got {self.workers}")
+
+
+@dataclass
+class SplitResult:
+    kept: list[TileRef] = field(default_factory=list)
+    black: list[TileRef] = field(default_factory=list)
+    skipped: list[TileRef] = field(default_factory=list)
+
+
+def black_fraction(image: np.ndarray, black_level: int) -> float:
+    """Share of pixels darker than black_level."""
+    return float(np.mean(image < black_level))
+
+
+def resize_tile(image: np.ndarray, img_size: int) -> np.ndarray:
+    """Anti-aliased resize of a uint8 tile to img_size x img_size, back to uint8."""
+    if image.shape == (img_size, img_size):
+        return image
+    out = resize(image, (img_size, img_size), order=1, anti_aliasing=True, preserve_range=True)
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+
+
+def _process(job: tuple[np.ndarray, int, int]) -> tuple[np.ndarray, float]:
+    image, img_size, black_level = job
+    return resize_tile(image, img_size), black_fraction(image, black_level)
+
+
+def _chunks(stream: Iterator, size: int) -> Iterator[list]:
+    while chunk := list(itertools.islice(stream, size)):
+        yield chunk
+
+
+def prepare_split(raw_dir: Path, fmt: str, split: str, config: PrepareConfig, out_npy: Path) -> SplitResult:
+    """Stream one split from raw_dir into out_npy (uint8, N x S x S); return what was kept and dropped."""
+    result = SplitResult()
+    raw_rows = out_npy.with_suffix(".rows")
+    total = count_tiles(raw_dir, fmt, split, config.keep_class)
+    stream = iter_tiles(raw_dir, fmt, split, config.keep_class, config.on_unreadable, result.skipped)
+    pool = Pool(config.workers) if config.workers > 1 else None
+    try:
+        with open(raw_rows, "wb") as rows, tqdm(total=total, desc=f"prepare {split}", unit="tile",
+                                                  mininterval=2.0) as bar:
+            for chunk in _chunks(stream, CHUNK):
+                jobs = [(image, config.img_size, config.black_level) for _, image in chunk]
+                results = pool.map(_process, jobs) if pool else list(map(_process, jobs))
+                for (ref, _), (small, black) in zip(chunk, results):
+                    if black > config.max_black_fraction:
+                        result.black.append(ref)
+                    else:
+                        rows.write(small.tobytes())
+                        result.kept.append(ref)
+                bar.update(len(chunk))
+        _rows_to_npy(raw_rows, out_npy, len(result.kept), config.img_size)
+    finally:
+        if pool:
+            pool.terminate()
+        raw_rows.unlink(missing_ok=True)
+    return result
+
+
+def _rows_to_npy(raw_rows: Path, out_npy: Path, n: int, img_size: int) -> None:
+    """Prefix the raw uint8 rows with a .npy header, streaming (the count is known only at the end)."""
+    header = {"descr": "|u1", "fortran_order": False, "shape": (n, img_size, img_size)}
+    with open(out_npy, "wb") as out, open(raw_rows, "rb") as rows:
+        np.lib.format.write_array_header_1_0(out, header)
+        shutil.copyfileobj(rows, out, length=1 << 22)

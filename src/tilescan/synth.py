@@ -1,0 +1,336 @@
+"""A deterministic, labelled synthetic DDSM-like tile dataset in the research notebook's on-disk layout.
+
+Every tile is drawn from its own generator seeded by (seed, split, index), so tiles can be rendered in any
+order, in parallel, and the same seed always gives byte-identical PNGs and CSVs.
+"""
+from __future__ import annotations
+
+import multiprocessing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+import numpy as np
+import pandas as pd
+from PIL import Image, ImageDraw
+from scipy import ndimage
+
+from tilescan.errors import require
+from tilescan.synth_text import TEXT_KINDS, LetteringStyle, draw_label_strip, draw_text, lettering_style
+
+SPLIT_CODES = {"train": 0, "test": 1}
+CLASS_PROBABILITIES = (0.70, 0.075, 0.075, 0.075, 0.075)  # normal, benign/malignant calcification/mass
+# The notebook's five hand-picked annotation tiles (1-based training ids), used as default kNN queries.
+NOTEBOOK_QUERY_KINDS = {311: "text_rotated", 545: "label_strip", 578: "text_over_tissue",
+                        596: "single_letter", 1191: "text_cut"}
+NORMAL_KINDS = {"tissue": 0.36, "fatty": 0.14, "boundary": 0.22, "black": 0.1, "dust": 0.06, "film_edge": 0.12}
+ANNOTATION_KINDS = {"text_rotated": 0.22, "text_cut": 0.16, "label_strip": 0.1, "text_over_tissue": 0.16,
+                    "text_low_contrast": 0.16, "single_letter": 0.2}
+LESION_KINDS = {1: "calcification", 2: "mass", 3: "calcification", 4: "mass"}
+
+
+@dataclass(frozen=True)
+class TilePlan:
+    """What one tile shows, decided before any pixel is drawn."""
+
+    split: str
+    index: int  # 0-based position in the split's CSV
+    tile_class: int
+    kind: str
+
+    @property
+    def tile_id(self) -> str:
+        return f"c{self.index + 1}" if self.split == "train" else f"img{self.index + 1}"
+
+    @property
+    def annotation(self) -> int:
+        return int(self.kind in ANNOTATION_KINDS)
+
+
+def _tile_rng(seed: int, split: str, index: int, stream: int) -> np.random.Generator:
+    # stream 0 plans the tile, stream 1 draws it, so planning alone (cheap) never shifts the pixels
+    return np.random.default_rng(np.random.SeedSequence([seed, SPLIT_CODES[split], index, stream]))
+
+
+def _pick(rng: np.random.Generator, weights: dict[str, float]) -> str:
+    probabilities = np.array(list(weights.values()))
+    return str(rng.choice(list(weights), p=probabilities / probabilities.sum()))
+
+
+def plan_tile(seed: int, split: str, index: int, annotation_fraction: float) -> TilePlan:
+    """Class and kind of tile `index` of `split`; the notebook's query ids are always annotation tiles."""
+    if split == "train" and index + 1 in NOTEBOOK_QUERY_KINDS:
+        return TilePlan(split, index, 0, NOTEBOOK_QUERY_KINDS[index + 1])
+    rng = _tile_rng(seed, split, index, stream=0)
+    tile_class = int(rng.choice(len(CLASS_PROBABILITIES), p=CLASS_PROBABILITIES))
+    if tile_class != 0:
+        return TilePlan(split, index, tile_class, LESION_KINDS[tile_class])
+    is_annotation = rng.random() < annotation_fraction
+    return TilePlan(split, index, 0, _pick(rng, ANNOTATION_KINDS if is_annotation else NORMAL_KINDS))
+
+
+# ---- tissue and film backgrounds (intensities 0..255 as float32) ----
+
+def _cloud(rng: np.random.Generator, size: int, scale: int) -> np.ndarray:
+    """Unit-variance noise whose blobs are about `scale` pixels wide: coarse noise, blurred, upsampled (fast)."""
+    step = max(1, scale // 3)
+    coarse = int(np.ceil(size / step)) + 2
+    small = ndimage.gaussian_filter(rng.standard_normal((coarse, coarse)).astype(np.float32), scale / step / 2,
+                                    mode="wrap")
+    big = np.asarray(Image.fromarray(small).resize((coarse * step, coarse * step), Image.BICUBIC))
+    top, left = rng.integers(0, step + 1, size=2)
+    crop = big[top:top + size, left:left + size]
+    return (crop - crop.mean()) / (crop.std() + 1e-6)
+
+
+def _strands(rng: np.random.Generator, size: int, angle: float, length: float) -> np.ndarray:
+    """Unit-variance stringy noise (fibrous ducts and ligaments) running along `angle` degrees."""
+    half = int(size * 0.75)  # drawn at half resolution with a margin that rotation will not expose
+    noise = rng.standard_normal((half, half)).astype(np.float32)
+    lines = ndimage.gaussian_filter(noise, sigma=(0.7, length / 2))
+    lines = Image.fromarray(lines).rotate(angle, resample=Image.BILINEAR).resize((2 * half, 2 * half),
+                                                                                 Image.BICUBIC)
+    start = half - size // 2
+    crop = np.asarray(lines)[start:start + size, start:start + size]
+    return (crop - crop.mean()) / (crop.std() + 1e-6)
+
+
+def _density(rng: np.random.Generator, size: int, strand_weight: float) -> np.ndarray:
+    """Fibroglandular density: cloud-like blobs at several scales plus oriented strands, bent by a smooth
+    warp so that nothing runs perfectly straight; unit variance."""
+    scale = size / 299
+    angle = rng.uniform(0, 180)
+    field = (_cloud(rng, size, max(3, int(80 * scale))) + 0.6 * _cloud(rng, size, max(3, int(35 * scale)))
+             + 0.3 * _cloud(rng, size, max(3, int(14 * scale))) + 0.15 * _cloud(rng, size, max(3, int(6 * scale)))
+             + strand_weight * _strands(rng, size, angle, 6 * scale)
+             + 0.5 * strand_weight * _strands(rng, size, angle + rng.normal(0, 30), 4 * scale))
+    bend = size * rng.uniform(0.01, 0.03)
+    rows, cols = np.mgrid[0:size, 0:size].astype(np.float32)
+    warp_rows = rows + bend * _cloud(rng, size, max(3, int(100 * scale)))
+    warp_cols = cols + bend * _cloud(rng, size, max(3, int(100 * scale)))
+    field = ndimage.map_coordinates(field, [warp_rows, warp_cols], order=1, mode="reflect")
+    return (field - field.mean()) / (field.std() + 1e-6)
+
+
+def _tissue(rng: np.random.Generator, size: int, fatty: bool = False) -> np.ndarray:
+    if fatty:
+        fat, dense = rng.uniform(45, 95), rng.uniform(100, 165)
+        threshold, strand_weight = rng.uniform(0.6, 1.5), rng.uniform(0.3, 0.7)
+    else:
+        fat, dense = rng.uniform(60, 115), rng.uniform(150, 250)
+        threshold, strand_weight = rng.uniform(-0.9, 0.9), rng.uniform(0.15, 0.5)
+    density = _density(rng, size, strand_weight)
+    mix = 1 / (1 + np.exp(-rng.uniform(0.8, 2.0) * (density - threshold)))
+    return (fat + (dense - fat) * mix).astype(np.float32)
+
+
+def _film_level(rng: np.random.Generator, dark: bool) -> float:
+    """Film outside the breast: nearly black, or the grey veil some scanners leave."""
+    return rng.uniform(0, 9) if dark else rng.uniform(22, 60)
+
+
+def _film(rng: np.random.Generator, size: int, dark: bool) -> np.ndarray:
+    gradient = np.linspace(0, rng.uniform(-8, 8), size, dtype=np.float32)
+    film = _film_level(rng, dark) + (gradient[:, None] if rng.random() < 0.5 else gradient[None, :])
+    return np.clip(film, 0, None) + 3 * _cloud(rng, size, max(2, size // 4))
+
+
+def _with_boundary(rng: np.random.Generator, tissue: np.ndarray, film: np.ndarray, coverage: float) -> np.ndarray:
+    """Tissue inside a curved breast edge covering `coverage` of the tile, film outside, thinning at the skin."""
+    size = tissue.shape[0]
+    radius = size * rng.uniform(0.8, 3.0)
+    direction = rng.uniform(0, 2 * np.pi)
+    centre = size / 2 + radius * np.array([np.sin(direction), np.cos(direction)])
+    rows, cols = np.mgrid[0:size, 0:size].astype(np.float32)
+    inside = radius - np.hypot(rows - centre[0], cols - centre[1])
+    inside -= np.quantile(inside, 1 - coverage)  # move the edge so the breast covers `coverage`
+    thickness = np.clip(inside / (size * rng.uniform(0.06, 0.2)), 0, 1) ** 0.6
+    skin = rng.uniform(8, 35) * np.exp(-((inside - 2) ** 2) / 4) * (inside > -2)
+    return film + (tissue - film) * thickness + skin
+
+
+def _specks(rng: np.random.Generator, size: int, count: int, centre: np.ndarray, spread: float,
+            radius: tuple[float, float], brightness: tuple[float, float], elongation: float) -> np.ndarray:
+    """A layer of small bright specks (calcifications or dust) scattered around centre."""
+    layer = Image.new("L", (size, size), 0)
+    draw = ImageDraw.Draw(layer)
+    for y, x in centre + rng.normal(0, spread, size=(count, 2)):
+        r = rng.uniform(*radius)
+        stretch = 1 + elongation * rng.random()
+        box = (x - r * stretch, y - r, x + r * stretch, y + r) if rng.random() < 0.5 else \
+            (x - r, y - r * stretch, x + r, y + r * stretch)
+        draw.ellipse(box, fill=int(rng.uniform(*brightness)))
+    return np.asarray(layer, dtype=np.float32)
+
+
+def _dust(rng: np.random.Generator, size: int) -> np.ndarray:
+    base = _film(rng, size, dark=rng.random() < 0.6)
+    specks = _specks(rng, size, int(rng.integers(3, 30)), np.array([size / 2, size / 2]), size / 3,
+                     (0.6, 2.2 * size / 299), (120, 255), elongation=1.5)
+    layer = Image.new("L", (size, size), 0)
+    for _ in range(rng.integers(0, 3)):  # hairs and fibres: thin bright curves
+        points = np.cumsum(rng.normal(0, size / 25, size=(8, 2)), axis=0) + rng.uniform(0, size, 2)
+        ImageDraw.Draw(layer).line([tuple(p) for p in points], fill=int(rng.uniform(90, 200)), width=1)
+    return np.maximum(base, np.maximum(specks, np.asarray(layer, dtype=np.float32)))
+
+
+def _film_edge(rng: np.random.Generator, size: int) -> np.ndarray:
+    """A bright, straight, unexposed film border along one side, over film, tissue or a breast edge."""
+    choice = rng.random()
+    film = _film(rng, size, dark=rng.random() < 0.5)
+    if choice < 0.4:
+        base = film
+    elif choice < 0.7:
+        base = _tissue(rng, size)
+    else:
+        base = _with_boundary(rng, _tissue(rng, size), film, rng.uniform(0.3, 0.8))
+    angle = np.deg2rad(90 * rng.integers(0, 4) + rng.normal(0, 2))
+    rows, cols = np.mgrid[0:size, 0:size].astype(np.float32) - size / 2
+    along = rows * np.sin(angle) + cols * np.cos(angle)
+    edge = size / 2 - size * rng.uniform(0.04, 0.4)
+    border = np.clip(along - edge + 0.5, 0, 1)  # a one-pixel ramp: hard but not jagged
+    return base + (rng.uniform(195, 250) - base) * border
+
+
+# ---- lesions (classes 1-4) ----
+
+def _mass(rng: np.random.Generator, base: np.ndarray, malignant: bool) -> np.ndarray:
+    """A bright blob with a lobulated edge; malignant ones are spiculated (thin rays out of the edge)."""
+    size = base.shape[0]
+    radius = size * rng.uniform(0.07, 0.18)
+    centre = rng.uniform(0.3, 0.7, 2) * size
+    rows, cols = np.mgrid[0:size, 0:size].astype(np.float32)
+    dy, dx = rows - centre[0], cols - centre[1]
+    r, theta = np.hypot(dy, dx), np.arctan2(dy, dx)
+    lobes = 0.14 if malignant else 0.06
+    edge = radius * (1 + sum(rng.uniform(0, lobes) * np.cos(k * theta + rng.uniform(0, 2 * np.pi))
+                             for k in range(2, 7)))
+    body = 1 / (1 + np.exp(-(edge - r) / rng.uniform(1.5, 4)))
+    rays = np.zeros_like(r)
+    for ray_angle in rng.uniform(-np.pi, np.pi, int(rng.integers(10, 24)) if malignant else 0):
+        offset = np.angle(np.exp(1j * (theta - ray_angle)))
+        across, length = r * np.abs(np.sin(offset)), radius * rng.uniform(0.6, 1.6)
+        reach = np.clip(1 - (r - radius) / length, 0, 1) * (np.cos(offset) > 0)
+        rays = np.maximum(rays, np.exp(-(across ** 2) / (2 * rng.uniform(0.7, 1.8) ** 2)) * reach)
+    texture = 1 + 0.1 * _cloud(rng, size, max(3, int(radius / 3)))
+    # a mass is denser than what surrounds it, so blend toward a brighter level rather than add (no clipping)
+    target = np.maximum(base, rng.uniform(165, 235)) * texture
+    return base + (target - base) * np.clip(rng.uniform(0.5, 0.85) * body + 0.5 * rays * (1 - body), 0, 1)
+
+
+def _calcifications(rng: np.random.Generator, base: np.ndarray, malignant: bool) -> np.ndarray:
+    """A cluster of small bright specks: malignant ones tiny, many and pleomorphic; benign ones round."""
+    size = base.shape[0]
+    scale = size / 299
+    centre = rng.uniform(0.25, 0.75, 2) * size
+    if malignant:
+        specks = _specks(rng, size, int(rng.integers(10, 40)), centre, scale * rng.uniform(6, 18),
+                         (0.6 * scale, 1.6 * scale), (190, 255), elongation=2.5)
+    else:
+        specks = _specks(rng, size, int(rng.integers(3, 12)), centre, scale * rng.uniform(15, 45),
+                         (1.5 * scale, 3.5 * scale), (190, 255), elongation=0.3)
+    return np.maximum(base, specks)
+
+
+# ---- one tile ----
+
+def _background(rng: np.random.Generator, kind: str, size: int) -> np.ndarray:
+    if kind in ("tissue", "mass", "calcification", "text_over_tissue"):
+        return _tissue(rng, size)
+    if kind == "fatty":
+        return _tissue(rng, size, fatty=True)
+    if kind == "boundary":
+        return _with_boundary(rng, _tissue(rng, size), _film(rng, size, rng.random() < 0.6), rng.uniform(0.25, 0.85))
+    if kind == "black":  # the mostly black tiles the prepare stage's black-pixel rule drops
+        coverage = 0.0 if rng.random() < 0.5 else rng.uniform(0.02, 0.07)
+        return _with_boundary(rng, _tissue(rng, size), _film(rng, size, dark=True), coverage)
+    if kind == "dust":
+        return _dust(rng, size)
+    if kind == "film_edge":
+        return _film_edge(rng, size)
+    # lettering sits on the (grey) film outside the breast, sometimes next to the breast edge
+    film = _film(rng, size, dark=False)
+    if rng.random() < 0.3:
+        return _with_boundary(rng, _tissue(rng, size), film, rng.uniform(0.15, 0.5))
+    return film
+
+
+def _finish(rng: np.random.Generator, canvas: np.ndarray) -> np.ndarray:
+    """Scanner look: slight optical blur, signal-dependent film grain and faint row streaks; to uint8."""
+    blurred = ndimage.gaussian_filter(np.clip(canvas, 0, 255), rng.uniform(0.5, 1.0))
+    grain = rng.standard_normal(canvas.shape).astype(np.float32) * (1.2 + 0.3 * np.sqrt(blurred))
+    streaks = rng.normal(0, 0.8, size=(canvas.shape[0], 1)).astype(np.float32)
+    return np.clip(np.rint(blurred + grain + streaks), 0, 255).astype(np.uint8)
+
+
+def render_tile(plan: TilePlan, seed: int, tile_size: int, lettering: LetteringStyle) -> np.ndarray:
+    """The tile_size x tile_size uint8 image that `plan` describes."""
+    rng = _tile_rng(seed, plan.split, plan.index, stream=1)
+    canvas = _background(rng, plan.kind, tile_size)
+    if plan.kind == "mass":
+        canvas = _mass(rng, canvas, malignant=plan.tile_class == 4)
+    elif plan.kind == "calcification":
+        canvas = _calcifications(rng, canvas, malignant=plan.tile_class == 3)
+    elif plan.kind == "label_strip":
+        canvas = draw_label_strip(canvas, lettering, rng)
+    elif plan.kind in TEXT_KINDS:
+        canvas = draw_text(canvas, plan.kind, lettering, rng)
+    return _finish(rng, canvas)
+
+
+# ---- the dataset ----
+
+def _check_params(n_train: object, n_test: object, seed: object, tile_size: object,
+                  annotation_fraction: object, workers: object) -> None:
+    for name, value, low in (("synthesize.n_train", n_train, 1), ("synthesize.n_test", n_test, 1),
+                             ("common.seed", seed, 0), ("synthesize.tile_size", tile_size, 64),
+                             ("workers", workers, 1)):
+        require(isinstance(value, (int, np.integer)) and not isinstance(value, bool),
+                f"{name} must be an integer, got {value!r}")
+        require(value >= low, f"{name} must be >= {low}, got {value}")
+    require(isinstance(annotation_fraction, (int, float)) and not isinstance(annotation_fraction, bool)
+            and 0 <= annotation_fraction <= 1,
+            f"synthesize.annotation_fraction must be a number in [0, 1], got {annotation_fraction!r}")
+
+
+def _write_tile(job: tuple[TilePlan, int, int, LetteringStyle, Path]) -> TilePlan:
+    plan, seed, tile_size, lettering, folder = job
+    pixels = render_tile(plan, seed, tile_size, lettering)
+    # PIL writes no time stamp or other metadata into a PNG, so equal pixels give equal bytes
+    Image.fromarray(pixels, mode="L").save(folder / f"{plan.tile_id}.png", format="PNG")
+    return plan
+
+
+def synthesize(out_dir: Path, n_train: int, n_test: int, seed: int, tile_size: int = 299,
+               annotation_fraction: float = 0.04, style: str = "default", workers: int = 2,
+               progress: Callable[..., Iterable[TilePlan]] | None = None) -> dict[str, int]:
+    """Write train_images/, test_images/, training_data.csv, test_data.csv and annotations.csv to out_dir.
+
+    progress, if given, wraps the stream of finished tiles (called as progress(iterable, total=n)), e.g. tqdm.
+    Returns counts: n_train, n_test, n_annotation_train, n_annotation_test.
+    """
+    _check_params(n_train, n_test, seed, tile_size, annotation_fraction, workers)
+    lettering = lettering_style(style)
+    out_dir = Path(out_dir)
+    plans = [plan_tile(seed, "train", i, annotation_fraction) for i in range(n_train)]
+    plans += [plan_tile(seed, "test", i, annotation_fraction) for i in range(n_test)]
+    folders = {"train": out_dir / "train_images", "test": out_dir / "test_images"}
+    for folder in folders.values():
+        folder.mkdir(parents=True, exist_ok=True)
+    jobs = [(plan, seed, tile_size, lettering, folders[plan.split]) for plan in plans]
+    wrap = progress or (lambda iterable, total: iterable)
+    if workers == 1:
+        list(wrap(map(_write_tile, jobs), total=len(jobs)))
+    else:
+        with multiprocessing.Pool(workers) as pool:
+            list(wrap(pool.imap(_write_tile, jobs, chunksize=8), total=len(jobs)))
+    train = [p for p in plans if p.split == "train"]
+    test = [p for p in plans if p.split == "test"]
+    pd.DataFrame({"id": [p.tile_id for p in train], "class": [p.tile_class for p in train],
+                  "normal_class": [int(p.tile_class != 0) for p in train]}).to_csv(out_dir / "training_data.csv")
+    pd.DataFrame({"id": [p.tile_id for p in test], "class": [p.tile_class for p in test]}).to_csv(
+        out_dir / "test_data.csv")
+    pd.DataFrame({"id": [p.tile_id for p in plans], "annotation": [p.annotation for p in plans],
+                  "kind": [p.kind for p in plans]}).to_csv(out_dir / "annotations.csv", index=False)
+    return {"n_train": n_train, "n_test": n_test, "n_annotation_train": sum(p.annotation for p in train),
+            "n_annotation_test": sum(p.annotation for p in test)}

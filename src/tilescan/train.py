@@ -1,0 +1,106 @@
+"""Training the autoencoder: determinism, distribution strategy, mixed precision, early stopping, dvclive."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from tilescan.errors import TilescanError
+from tilescan.model import build_autoencoder
+from tilescan.tiles import tile_dataset
+
+STRATEGIES = ("auto", "one_device", "mirrored", "multi_worker")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    channels: int
+    filters: list[int]
+    dense_units: int
+    latent_dim: int
+    batch_size: int
+    epochs: int
+    patience: int
+    learning_rate: float
+    seed: int
+    strategy: str = "auto"
+    mixed_precision: bool = False
+
+    def validate(self) -> None:
+        for name in ("batch_size", "epochs", "dense_units"):
+            if int(getattr(self, name)) < 1:
+                raise TilescanError(f"train_autoencoder.{name} must be >= 1, got {getattr(self, name)}")
+        if self.patience < 0:
+            raise TilescanError(f"train_autoencoder.patience must be >= 0, got {self.patience}")
+        if not self.learning_rate > 0:
+            raise TilescanError(f"train_autoencoder.learning_rate must be > 0, got {self.learning_rate}")
+        if self.strategy not in STRATEGIES:
+            raise TilescanError(f"train_autoencoder.strategy must be one of {', '.join(STRATEGIES)}, "
+                                f"got {self.strategy!r}")
+
+
+def make_deterministic(seed: int) -> None:
+    """Seed Python, NumPy and TensorFlow and refuse ops without a deterministic kernel."""
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+
+
+def make_strategy(name: str):
+    """The tf.distribute strategy for `train_autoencoder.strategy`."""
+    import tensorflow as tf
+
+    gpus = tf.config.list_logical_devices("GPU")
+    if name == "auto":
+        return tf.distribute.MirroredStrategy() if len(gpus) > 1 else tf.distribute.get_strategy()
+    if name == "one_device":
+        return tf.distribute.OneDeviceStrategy(gpus[0].name if gpus else "/cpu:0")
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if "TF_CONFIG" not in os.environ:
+        raise TilescanError("train_autoencoder.strategy multi_worker needs the TF_CONFIG environment variable "
+                            "(see README, 'Scaling out')")
+    return tf.distribute.MultiWorkerMirroredStrategy()
+
+
+def train_autoencoder(train_tiles: np.ndarray, val_tiles: np.ndarray, config: TrainConfig, live_dir: Path):
+    """Fit the autoencoder on uint8 tiles; return (encoder, decoder, autoencoder, summary dict)."""
+    import keras
+    from dvclive import Live
+    from dvclive.keras import DVCLiveCallback
+
+    config.validate()
+    if len(train_tiles) == 0 or len(val_tiles) == 0:
+        raise TilescanError("data/prepared: training needs at least one train and one val tile")
+    make_deterministic(config.seed)
+    if config.mixed_precision:
+        keras.mixed_precision.set_global_policy("mixed_float16")
+    img_size = train_tiles.shape[1]
+    strategy = make_strategy(config.strategy)
+    with strategy.scope():
+        encoder, decoder, autoencoder = build_autoencoder(
+            img_size, config.channels, config.filters, config.dense_units, config.latent_dim)
+        autoencoder.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss="binary_crossentropy")
+
+    def pairs(tiles, seed):
+        return tile_dataset(tiles, config.batch_size, config.channels, shuffle_seed=seed).map(lambda x: (x, x))
+
+    stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience)
+    with Live(str(live_dir), dvcyaml=None, save_dvc_exp=False) as live:
+        history = autoencoder.fit(
+            pairs(train_tiles, config.seed), validation_data=pairs(val_tiles, None), epochs=config.epochs,
+            callbacks=[stop, DVCLiveCallback(live=live)], verbose=2)
+    losses = history.history
+    summary = {
+        "loss": round(float(losses["loss"][-1]), 6),
+        "val_loss": round(float(losses["val_loss"][-1]), 6),
+        "best_val_loss": round(float(min(losses["val_loss"])), 6),
+        "epochs_run": len(losses["loss"]),
+        "train_tiles": int(len(train_tiles)),
+        "val_tiles": int(len(val_tiles)),
+    }
+    return encoder, decoder, autoencoder, summary

@@ -1,0 +1,35 @@
+"""Stage train_autoencoder: fit the notebook's autoencoder on the prepared train tiles (val = test class 0)."""
+import json
+
+from tilescan import paths
+from tilescan.atomic import staged_outputs
+from tilescan.cli import run_stage, section
+from tilescan.errors import TilescanError
+from tilescan.tiles import open_split
+from tilescan.stage_params import model_shape
+from tilescan.train import TrainConfig, train_autoencoder
+
+
+def main(params: dict) -> str:
+    common, train = section(params, "common"), section(params, "train_autoencoder")
+    shape = model_shape(params)
+    config = TrainConfig(channels=shape["channels"], filters=shape["filters"], dense_units=shape["dense_units"],
+                         latent_dim=shape["latent_dim"], batch_size=int(train["batch_size"]), epochs=int(train["epochs"]),
+                         patience=int(train["patience"]), learning_rate=float(train["learning_rate"]),
+                         seed=int(common["seed"]), strategy=train["strategy"],
+                         mixed_precision=bool(train["mixed_precision"]))
+    train_tiles, val_tiles = open_split("train"), open_split("val")
+    if train_tiles.shape[1] != int(common["img_size"]):
+        raise TilescanError(f"common.img_size is {common['img_size']} but {paths.split_file('train')} holds "
+                            f"{train_tiles.shape[1]}-pixel tiles: re-run prepare")
+    outputs = (paths.MODEL_WEIGHTS, paths.METRICS / "train.json", paths.TRAIN_LIVE)
+    with staged_outputs(*outputs) as (weights, metrics_file, live_dir):
+        _, _, autoencoder, summary = train_autoencoder(train_tiles, val_tiles, config, live_dir)
+        autoencoder.save_weights(weights)
+        metrics_file.write_text(json.dumps(summary, indent=2) + "\n")
+    return (f"train_autoencoder: {summary['epochs_run']} epochs on {summary['train_tiles']} tiles, "
+            f"loss {summary['loss']:.4f}, val_loss {summary['val_loss']:.4f} -> {paths.MODEL_WEIGHTS}")
+
+
+if __name__ == "__main__":
+    run_stage(main)
