@@ -48,7 +48,7 @@ def detect_format(raw_dir: Path) -> str:
         return "tfrecord"
     if (raw_dir / PNG_CSV_SPLITS["train"][0]).is_file():
         return "png_csv"
-    if io_npy.npy_splits(raw_dir):
+    if io_npy.present_prefixes(raw_dir):
         return "npy"
     raise TilescanError(
         f"data.raw_dir: {raw_dir} holds no known dataset layout (looked for *.tfrecords, "
@@ -74,7 +74,7 @@ def iter_tiles(raw_dir: Path, fmt: str, split: str, keep_class: int | None, on_u
     """
     require(on_unreadable in ON_UNREADABLE,
             f"prepare.on_unreadable: expected one of {', '.join(ON_UNREADABLE)}, got {on_unreadable!r}")
-    require(keep_class is None or (isinstance(keep_class, int) and not isinstance(keep_class, bool)),
+    require(keep_class is None or (isinstance(keep_class, (int, np.integer)) and not isinstance(keep_class, bool)),
             f"prepare.keep_class: expected an integer class or null, got {keep_class!r}")
     layout = _layout(fmt)
     _check_split(raw_dir, fmt, split)
@@ -94,7 +94,8 @@ def to_gray8(image: np.ndarray | Image.Image) -> np.ndarray:
     Accepts H x W or H x W x C arrays (C = 1 gray, 2 gray + alpha, 3 RGB, 4 RGBA) of dtype uint8, uint16
     (scaled by 255/65535 and rounded), bool (0/255) or float in [0, 1]; or a PIL image of any mode.
     Colour becomes ITU-R 601 luma exactly as PIL's convert("L") computes it. Alpha is ignored (not
-    composited), as PIL's convert("L") does, so transparent pixels keep their stored gray.
+    composited), as PIL's convert("L") does, so transparent pixels keep their stored gray. (PIL itself
+    reads 16-bit colour PNGs as 8 bits per channel, keeping the high byte: within 1 level of scaling.)
     """
     array = _pil_to_array(image) if isinstance(image, Image.Image) else np.asarray(image)
     if array.ndim == 3 and array.shape[2] == 1:

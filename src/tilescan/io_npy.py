@@ -28,12 +28,10 @@ def present_prefixes(raw_dir: Path) -> list[str]:
             if (raw_dir / f"{prefix}_data.npy").is_file() or (raw_dir / f"{prefix}_labels.npy").is_file()]
 
 
-def npy_splits(raw_dir: Path) -> list[str]:
-    return [SPLIT_OF_PREFIX[prefix] for prefix in present_prefixes(raw_dir)]
-
-
 # The layout interface io.py calls: splits, entries, count.
-splits = npy_splits
+
+def splits(raw_dir: Path) -> list[str]:
+    return [SPLIT_OF_PREFIX[prefix] for prefix in present_prefixes(raw_dir)]
 
 
 def entries(raw_dir: Path, split: str) -> Iterator[Entry]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import math
+import re
 from pathlib import Path
 from typing import Iterator
 
@@ -17,6 +18,9 @@ import numpy as np
 from tilescan import io_npy
 from tilescan.errors import TilescanError, require
 from tilescan.io import Entry, TileRef
+
+
+_RECORD_FRAMING_BYTES = 16  # per record: uint64 length, its masked CRC32, then the data's masked CRC32
 
 
 def tfrecord_files(raw_dir: Path) -> list[Path]:
@@ -54,16 +58,17 @@ def _record_entries(paths: list[Path], split: str) -> Iterator[Entry]:
 
     def parse(serialized):
         example = tf.io.parse_single_example(serialized, features)
-        return example["label"], tf.io.decode_raw(example["image"], tf.uint8), example["filename"]
+        decoded = (example["label"], tf.io.decode_raw(example["image"], tf.uint8), example["filename"])
+        return decoded + (tf.strings.length(serialized, unit="BYTE"),)
 
     first_seen: dict[str, str] = {}
     for path in paths:
         # A sequential map keeps record order, so the records yielded so far give a failing record's position.
         records = iter(tf.data.TFRecordDataset(str(path)).map(parse).prefetch(tf.data.AUTOTUNE))
-        position = 0
+        position = read_bytes = 0
         while True:
             try:
-                label, pixels, name = next(records)
+                label, pixels, name, size = next(records)
             except StopIteration:
                 break
             except tf.errors.OpError as exc:
@@ -76,6 +81,11 @@ def _record_entries(paths: list[Path], split: str) -> Iterator[Entry]:
             ref = TileRef(id=tile_id, filename=filename, split=split, label=int(label))
             yield ref, functools.partial(_square_tile, pixels)
             position += 1
+            read_bytes += int(size) + _RECORD_FRAMING_BYTES
+        # TFRecordDataset stops without an error when a file ends inside a record's length header.
+        trailing = path.stat().st_size - read_bytes
+        require(trailing == 0, f"{path}: record {position}: truncated or corrupt tfrecord file "
+                               f"({trailing} bytes after the last complete record)")
 
 
 def _square_tile(pixels) -> np.ndarray:
@@ -91,6 +101,11 @@ def _describe(exc) -> str:
     import tensorflow as tf
 
     detail = (exc.message or type(exc).__name__).strip().splitlines()[0]
+    # Drop TF's plumbing around the cause: "{{function_node ...}}", "... Iterator::Root::Map: ", "[Op:...]".
+    detail = re.sub(r"\{\{.*?\}\}\s*", "", detail)
+    detail = re.sub(r"^.*Iterator::[\w:]+:\s*", "", detail)
+    detail = re.sub(r"'? failed with (.*?)\s*\[Op:\w+\].*$", r" (\1)", detail)
+    detail = re.sub(r"\s*\[Op:\w+\].*$", "", detail)
     if isinstance(exc, tf.errors.DataLossError):
         return f"truncated or corrupt tfrecord file ({detail})"
     if isinstance(exc, tf.errors.InvalidArgumentError):

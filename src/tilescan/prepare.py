@@ -1,12 +1,9 @@
 """Select the tiles to scan, drop mostly-black ones, resize, and write uint8 arrays that memory-map."""
 from __future__ import annotations
 
-import itertools
 import shutil
 from dataclasses import dataclass, field
-from multiprocessing import Pool
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 from skimage.transform import resize
@@ -14,8 +11,7 @@ from tqdm import tqdm
 
 from tilescan.errors import TilescanError
 from tilescan.io import TileRef, count_tiles, iter_tiles
-
-CHUNK = 256  # tiles handed to the worker pool at a time: bounds memory whatever the dataset size
+from tilescan.parallel import chunked_map
 
 
 @dataclass(frozen=True)
@@ -60,14 +56,9 @@ def resize_tile(image: np.ndarray, img_size: int) -> np.ndarray:
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 
 
-def _process(job: tuple[np.ndarray, int, int]) -> tuple[np.ndarray, float]:
-    image, img_size, black_level = job
+def _process(job: tuple[TileRef, np.ndarray, int, int]) -> tuple[np.ndarray, float]:
+    _, image, img_size, black_level = job
     return resize_tile(image, img_size), black_fraction(image, black_level)
-
-
-def _chunks(stream: Iterator, size: int) -> Iterator[list]:
-    while chunk := list(itertools.islice(stream, size)):
-        yield chunk
 
 
 def prepare_split(raw_dir: Path, fmt: str, split: str, config: PrepareConfig, out_npy: Path) -> SplitResult:
@@ -76,24 +67,19 @@ def prepare_split(raw_dir: Path, fmt: str, split: str, config: PrepareConfig, ou
     raw_rows = out_npy.with_suffix(".rows")
     total = count_tiles(raw_dir, fmt, split, config.keep_class)
     stream = iter_tiles(raw_dir, fmt, split, config.keep_class, config.on_unreadable, result.skipped)
-    pool = Pool(config.workers) if config.workers > 1 else None
+    jobs = ((ref, image, config.img_size, config.black_level) for ref, image in stream)
     try:
         with open(raw_rows, "wb") as rows, tqdm(total=total, desc=f"prepare {split}", unit="tile",
                                                   mininterval=2.0) as bar:
-            for chunk in _chunks(stream, CHUNK):
-                jobs = [(image, config.img_size, config.black_level) for _, image in chunk]
-                results = pool.map(_process, jobs) if pool else list(map(_process, jobs))
-                for (ref, _), (small, black) in zip(chunk, results):
-                    if black > config.max_black_fraction:
-                        result.black.append(ref)
-                    else:
-                        rows.write(small.tobytes())
-                        result.kept.append(ref)
-                bar.update(len(chunk))
+            for (ref, *_), (small, black) in chunked_map(_process, jobs, config.workers):
+                if black > config.max_black_fraction:
+                    result.black.append(ref)
+                else:
+                    rows.write(small.tobytes())
+                    result.kept.append(ref)
+                bar.update()
         _rows_to_npy(raw_rows, out_npy, len(result.kept), config.img_size)
     finally:
-        if pool:
-            pool.terminate()
         raw_rows.unlink(missing_ok=True)
     return result
 

@@ -23,7 +23,7 @@ CLASS_PROBABILITIES = (0.70, 0.075, 0.075, 0.075, 0.075)  # normal, benign/malig
 # The notebook's five hand-picked annotation tiles (1-based training ids), used as default kNN queries.
 NOTEBOOK_QUERY_KINDS = {311: "text_rotated", 545: "label_strip", 578: "text_over_tissue",
                         596: "single_letter", 1191: "text_cut"}
-NORMAL_KINDS = {"tissue": 0.36, "fatty": 0.14, "boundary": 0.22, "black": 0.1, "dust": 0.06, "film_edge": 0.12}
+NORMAL_KINDS = {"tissue": 0.4, "fatty": 0.15, "boundary": 0.24, "black": 0.1, "dust": 0.07, "film_edge": 0.02}
 ANNOTATION_KINDS = {"text_rotated": 0.22, "text_cut": 0.16, "label_strip": 0.1, "text_over_tissue": 0.16,
                     "text_low_contrast": 0.16, "single_letter": 0.2}
 LESION_KINDS = {1: "calcification", 2: "mass", 3: "calcification", 4: "mass"}
@@ -85,30 +85,33 @@ def _cloud(rng: np.random.Generator, size: int, scale: int) -> np.ndarray:
 
 def _strands(rng: np.random.Generator, size: int, angle: float, length: float) -> np.ndarray:
     """Unit-variance stringy noise (fibrous ducts and ligaments) running along `angle` degrees."""
-    half = int(size * 0.75)  # drawn at half resolution with a margin that rotation will not expose
-    noise = rng.standard_normal((half, half)).astype(np.float32)
-    lines = ndimage.gaussian_filter(noise, sigma=(0.7, length / 2))
-    lines = Image.fromarray(lines).rotate(angle, resample=Image.BILINEAR).resize((2 * half, 2 * half),
-                                                                                 Image.BICUBIC)
-    start = half - size // 2
-    crop = np.asarray(lines)[start:start + size, start:start + size]
+    wide = int(size * 1.5)  # a margin that the rotation will not expose
+    lines = ndimage.gaussian_filter(rng.standard_normal((wide, wide)).astype(np.float32), sigma=(0.6, length))
+    lines = np.asarray(Image.fromarray(lines).rotate(angle, resample=Image.BILINEAR))
+    start = (wide - size) // 2
+    crop = lines[start:start + size, start:start + size]
     return (crop - crop.mean()) / (crop.std() + 1e-6)
 
 
 def _density(rng: np.random.Generator, size: int, strand_weight: float) -> np.ndarray:
     """Fibroglandular density: cloud-like blobs at several scales plus oriented strands, bent by a smooth
-    warp so that nothing runs perfectly straight; unit variance."""
-    scale = size / 299
+    warp so that nothing runs perfectly straight; unit variance. Drawn at half resolution for speed (the
+    scanner blur would hide the finer detail anyway)."""
+    half = (size + 1) // 2
+    scale = half / 150
+    bend = half * rng.uniform(0.01, 0.025)
+    margin = int(3 * bend) + 1  # drawn larger so that the warp never looks past the edge
+    full = half + 2 * margin
     angle = rng.uniform(0, 180)
-    field = (_cloud(rng, size, max(3, int(80 * scale))) + 0.6 * _cloud(rng, size, max(3, int(35 * scale)))
-             + 0.3 * _cloud(rng, size, max(3, int(14 * scale))) + 0.15 * _cloud(rng, size, max(3, int(6 * scale)))
-             + strand_weight * _strands(rng, size, angle, 6 * scale)
-             + 0.5 * strand_weight * _strands(rng, size, angle + rng.normal(0, 30), 4 * scale))
-    bend = size * rng.uniform(0.01, 0.03)
-    rows, cols = np.mgrid[0:size, 0:size].astype(np.float32)
-    warp_rows = rows + bend * _cloud(rng, size, max(3, int(100 * scale)))
-    warp_cols = cols + bend * _cloud(rng, size, max(3, int(100 * scale)))
-    field = ndimage.map_coordinates(field, [warp_rows, warp_cols], order=1, mode="reflect")
+    field = (_cloud(rng, full, max(3, int(40 * scale))) + 0.6 * _cloud(rng, full, max(3, int(18 * scale)))
+             + 0.3 * _cloud(rng, full, max(3, int(7 * scale))) + 0.15 * _cloud(rng, full, 3)
+             + strand_weight * _strands(rng, full, angle, 5 * scale)
+             + 0.5 * strand_weight * _strands(rng, full, angle + rng.normal(0, 30), 3 * scale))
+    rows, cols = np.mgrid[margin:margin + half, margin:margin + half].astype(np.float32)
+    warp_rows = rows + bend * _cloud(rng, half, max(3, int(50 * scale)))
+    warp_cols = cols + bend * _cloud(rng, half, max(3, int(50 * scale)))
+    field = ndimage.map_coordinates(field, [warp_rows, warp_cols], order=1, mode="nearest")
+    field = np.asarray(Image.fromarray(field).resize((2 * half, 2 * half), Image.BICUBIC))[:size, :size]
     return (field - field.mean()) / (field.std() + 1e-6)
 
 
@@ -117,7 +120,8 @@ def _tissue(rng: np.random.Generator, size: int, fatty: bool = False) -> np.ndar
         fat, dense = rng.uniform(45, 95), rng.uniform(100, 165)
         threshold, strand_weight = rng.uniform(0.6, 1.5), rng.uniform(0.3, 0.7)
     else:
-        fat, dense = rng.uniform(60, 115), rng.uniform(150, 250)
+        # a few breasts are dense enough to glare as bright as lettering: the confounder a bright-pixel rule trips on
+        fat, dense = rng.uniform(60, 115), rng.uniform(120, 200) if rng.random() < 0.96 else rng.uniform(200, 240)
         threshold, strand_weight = rng.uniform(-0.9, 0.9), rng.uniform(0.15, 0.5)
     density = _density(rng, size, strand_weight)
     mix = 1 / (1 + np.exp(-rng.uniform(0.8, 2.0) * (density - threshold)))
@@ -187,7 +191,7 @@ def _film_edge(rng: np.random.Generator, size: int) -> np.ndarray:
     angle = np.deg2rad(90 * rng.integers(0, 4) + rng.normal(0, 2))
     rows, cols = np.mgrid[0:size, 0:size].astype(np.float32) - size / 2
     along = rows * np.sin(angle) + cols * np.cos(angle)
-    edge = size / 2 - size * rng.uniform(0.04, 0.4)
+    edge = size / 2 - size * rng.uniform(0.01, 0.09)
     border = np.clip(along - edge + 0.5, 0, 1)  # a one-pixel ramp: hard but not jagged
     return base + (rng.uniform(195, 250) - base) * border
 
@@ -198,24 +202,34 @@ def _mass(rng: np.random.Generator, base: np.ndarray, malignant: bool) -> np.nda
     """A bright blob with a lobulated edge; malignant ones are spiculated (thin rays out of the edge)."""
     size = base.shape[0]
     radius = size * rng.uniform(0.07, 0.18)
+    reach = int(radius * 2.8)  # the blob and its rays fit in a box this far from the centre
     centre = rng.uniform(0.3, 0.7, 2) * size
-    rows, cols = np.mgrid[0:size, 0:size].astype(np.float32)
-    dy, dx = rows - centre[0], cols - centre[1]
+    top, left = max(0, int(centre[0]) - reach), max(0, int(centre[1]) - reach)
+    rows, cols = np.mgrid[top:min(size, int(centre[0]) + reach), left:min(size, int(centre[1]) + reach)]
+    dy, dx = rows.astype(np.float32) - centre[0], cols.astype(np.float32) - centre[1]
     r, theta = np.hypot(dy, dx), np.arctan2(dy, dx)
     lobes = 0.14 if malignant else 0.06
     edge = radius * (1 + sum(rng.uniform(0, lobes) * np.cos(k * theta + rng.uniform(0, 2 * np.pi))
                              for k in range(2, 7)))
     body = 1 / (1 + np.exp(-(edge - r) / rng.uniform(1.5, 4)))
-    rays = np.zeros_like(r)
+    rays = Image.new("L", (r.shape[1], r.shape[0]), 0)
     for ray_angle in rng.uniform(-np.pi, np.pi, int(rng.integers(10, 24)) if malignant else 0):
-        offset = np.angle(np.exp(1j * (theta - ray_angle)))
-        across, length = r * np.abs(np.sin(offset)), radius * rng.uniform(0.6, 1.6)
-        reach = np.clip(1 - (r - radius) / length, 0, 1) * (np.cos(offset) > 0)
-        rays = np.maximum(rays, np.exp(-(across ** 2) / (2 * rng.uniform(0.7, 1.8) ** 2)) * reach)
-    texture = 1 + 0.1 * _cloud(rng, size, max(3, int(radius / 3)))
+        # a spicule: a thin tapering wedge from inside the blob out to a sharp tip
+        along, across = np.array([np.sin(ray_angle), np.cos(ray_angle)]), np.array([np.cos(ray_angle), -np.sin(ray_angle)])
+        start = centre - (top, left) + 0.7 * radius * along
+        tip = centre - (top, left) + radius * rng.uniform(1.5, 2.6) * along
+        half_width = rng.uniform(0.8, 2.2) * size / 299
+        corners = [start + half_width * across, tip, start - half_width * across]
+        ImageDraw.Draw(rays).polygon([(p[1], p[0]) for p in corners], fill=int(rng.uniform(70, 190)))
+    rays = np.asarray(rays, dtype=np.float32) / 255
+    region = base[top:top + r.shape[0], left:left + r.shape[1]]
+    texture = 1 + 0.1 * _cloud(rng, max(r.shape), max(3, int(radius / 3)))[:r.shape[0], :r.shape[1]]
     # a mass is denser than what surrounds it, so blend toward a brighter level rather than add (no clipping)
-    target = np.maximum(base, rng.uniform(165, 235)) * texture
-    return base + (target - base) * np.clip(rng.uniform(0.5, 0.85) * body + 0.5 * rays * (1 - body), 0, 1)
+    target = np.maximum(region, rng.uniform(165, 235)) * texture
+    weight = np.clip(rng.uniform(0.5, 0.85) * body + 0.5 * rays * (1 - body), 0, 1)
+    out = base.copy()
+    out[top:top + r.shape[0], left:left + r.shape[1]] = region + (target - region) * weight
+    return out
 
 
 def _calcifications(rng: np.random.Generator, base: np.ndarray, malignant: bool) -> np.ndarray:
@@ -242,8 +256,8 @@ def _background(rng: np.random.Generator, kind: str, size: int) -> np.ndarray:
     if kind == "boundary":
         return _with_boundary(rng, _tissue(rng, size), _film(rng, size, rng.random() < 0.6), rng.uniform(0.25, 0.85))
     if kind == "black":  # the mostly black tiles the prepare stage's black-pixel rule drops
-        coverage = 0.0 if rng.random() < 0.5 else rng.uniform(0.02, 0.07)
-        return _with_boundary(rng, _tissue(rng, size), _film(rng, size, dark=True), coverage)
+        film = _film(rng, size, dark=True)
+        return film if rng.random() < 0.5 else _with_boundary(rng, _tissue(rng, size), film, rng.uniform(0.02, 0.07))
     if kind == "dust":
         return _dust(rng, size)
     if kind == "film_edge":

@@ -130,7 +130,7 @@ def draw_text(canvas: np.ndarray, kind: str, lettering: LetteringStyle, rng: np.
         size_px = int(scale * rng.uniform(26, 56))
     else:
         text = str(rng.choice(lettering.words))
-        size_px = int(scale * rng.uniform(30, 64) * (0.75 if len(text) > 7 else 1.0))
+        size_px = int(scale * rng.uniform(55, 110) * (0.6 if len(text) > 7 else 1.0))
     angle = _angle(rng, lettering)
     mask = _text_mask(text, font, max(8, size_px), angle, stroke=int(rng.integers(0, 3)))
     if kind == "text_low_contrast":
@@ -162,5 +162,5 @@ def draw_label_strip(canvas: np.ndarray, lettering: LetteringStyle, rng: np.rand
     top, left = _inside_position(rng, size, strip.shape[0]), _inside_position(rng, size, strip.shape[1])
     if rng.random() < 0.4:
         left = _cut_position(rng, size, strip.shape[1])
-    out = _blend(canvas, strip, rng.uniform(200, 250), top, left)
+    out = _blend(canvas, strip, rng.uniform(215, 250), top, left)
     return _blend(out, ink, rng.uniform(15, 80), top, left)

@@ -1,0 +1,68 @@
+"""End to end on tiny params: every stage's outputs, byte-identical re-runs, experiments re-run only what
+changed, and `dvc status` clean afterwards."""
+import json
+
+import pandas as pd
+import yaml
+
+from conftest import dvc
+
+EXPECTED_STAGES = {"synthesize", "prepare", "train_autoencoder", "encode", "scale", "dbscan", "knn_report",
+                   "evaluate"}
+
+
+def output_hashes(lock_text: str) -> dict[str, str]:
+    """path -> md5 of every output of every stage in a dvc.lock."""
+    stages = yaml.safe_load(lock_text)["stages"]
+    return {out["path"]: out["md5"] for stage in stages.values() for out in stage.get("outs", [])}
+
+
+def changed_outputs(before: str, after: str) -> list[str]:
+    old, new = output_hashes(before), output_hashes(after)
+    return sorted(path for path in old.keys() | new.keys() if old.get(path) != new.get(path))
+
+
+def test_every_stage_ran_and_wrote_its_outputs(pipeline_repo):
+    lock = yaml.safe_load((pipeline_repo / "dvc.lock").read_text())
+    assert EXPECTED_STAGES <= set(lock["stages"])
+    flagged = pd.read_csv(pipeline_repo / "reports/flagged.csv")
+    assert flagged.columns.tolist()[:4] == ["id", "score", "flagged", "cluster"]
+    assert flagged["score"].is_monotonic_decreasing and flagged["flagged"].isin([0, 1]).all()
+    index = pd.read_csv(pipeline_repo / "data/prepared/index.csv")
+    assert sorted(flagged["id"]) == sorted(index["id"])
+    quality = json.loads((pipeline_repo / "metrics/quality.json").read_text())
+    for key in ("average_precision", "precision", "recall", "f1", "recall_at_precision_0.9"):
+        assert 0.0 <= quality[key] <= 1.0
+    train = json.loads((pipeline_repo / "metrics/train.json").read_text())
+    assert train["epochs_run"] == 2
+
+
+def test_each_query_is_its_own_first_neighbour(pipeline_repo):
+    knn = pd.read_csv(pipeline_repo / "reports/knn.csv")
+    firsts = knn[knn["rank"] == 0]
+    assert len(firsts) == 2 and (firsts["neighbour"] == firsts["query"]).all() and (firsts["distance"] == 0).all()
+    assert (knn.groupby("query")["distance"].apply(lambda d: d.is_monotonic_increasing)).all()
+
+
+def test_forced_rerun_is_byte_identical_and_status_clean(pipeline_repo):
+    before = (pipeline_repo / "dvc.lock").read_text()
+    dvc("repro", "-f", cwd=pipeline_repo)
+    after = (pipeline_repo / "dvc.lock").read_text()
+    assert changed_outputs(before, after) == [], "outputs whose hash changed on a forced re-run"
+    status = dvc("status", cwd=pipeline_repo).stdout
+    assert "up to date" in status, status
+
+
+def test_changed_outputs_names_what_differs():
+    lock = "stages:\n  a:\n    outs:\n    - path: x\n      md5: '1'\n    - path: y\n      md5: '2'\n"
+    assert changed_outputs(lock, lock.replace("'2'", "'3'")) == ["y"]
+
+
+def test_experiment_on_eps_reruns_only_downstream(pipeline_repo):
+    result = dvc("exp", "run", "-S", "dbscan.eps=1.5", cwd=pipeline_repo)
+    for stage in ("synthesize", "prepare", "train_autoencoder", "encode", "scale"):
+        assert f"Stage '{stage}' didn't change, skipping" in result.stdout, result.stdout
+    for stage in ("dbscan", "knn_report", "evaluate"):
+        assert f"Running stage '{stage}'" in result.stdout, result.stdout
+    shown = dvc("exp", "show", "--md", cwd=pipeline_repo).stdout
+    assert "average_precision" in shown and "dbscan.eps" in shown
