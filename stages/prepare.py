@@ -16,7 +16,7 @@ def main(params: dict) -> str:
     data, prep, common = section(params, "data"), section(params, "prepare"), section(params, "common")
     raw_dir = Path(data["raw_dir"])
     if not raw_dir.is_dir():
-        raise TilescanError(f"data.raw_dir: {raw_dir} does not exist")
+        raise TilescanError(f"data.raw_dir: {raw_dir} {'is not a directory' if raw_dir.exists() else 'does not exist'}")
     fmt = detect_format(raw_dir) if data.get("format", "auto") == "auto" else data["format"]
     config = PrepareConfig(img_size=int(common["img_size"]), keep_class=int(prep["keep_class"]),
                            black_level=int(prep["black_level"]), max_black_fraction=float(prep["max_black_fraction"]),

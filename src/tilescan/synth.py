@@ -5,10 +5,9 @@ order, in parallel, and the same seed always gives byte-identical PNGs and CSVs.
 """
 from __future__ import annotations
 
-import multiprocessing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterable
 
 import numpy as np
 import pandas as pd
@@ -16,6 +15,7 @@ from PIL import Image, ImageDraw
 from scipy import ndimage
 
 from tilescan.errors import require
+from tilescan.parallel import chunked_map
 from tilescan.synth_text import TEXT_KINDS, LetteringStyle, draw_label_strip, draw_text, lettering_style
 
 SPLIT_CODES = {"train": 0, "test": 1}
@@ -310,14 +310,15 @@ def _check_params(n_train: object, n_test: object, seed: object, tile_size: obje
 def _write_tile(job: tuple[TilePlan, int, int, LetteringStyle, Path]) -> TilePlan:
     plan, seed, tile_size, lettering, folder = job
     pixels = render_tile(plan, seed, tile_size, lettering)
-    # PIL writes no time stamp or other metadata into a PNG, so equal pixels give equal bytes
-    Image.fromarray(pixels, mode="L").save(folder / f"{plan.tile_id}.png", format="PNG")
+    # PIL writes no time stamp or other metadata into a PNG, so equal pixels give equal bytes. Grainy tiles
+    # barely compress: level 1 is 4x faster than the default 6 for files about 15% larger.
+    Image.fromarray(pixels).save(folder / f"{plan.tile_id}.png", format="PNG", compress_level=1)
     return plan
 
 
 def synthesize(out_dir: Path, n_train: int, n_test: int, seed: int, tile_size: int = 299,
                annotation_fraction: float = 0.04, style: str = "default", workers: int = 2,
-               progress: Callable[..., Iterable[TilePlan]] | None = None) -> dict[str, int]:
+               progress: Callable[..., Iterable] | None = None) -> dict[str, int]:
     """Write train_images/, test_images/, training_data.csv, test_data.csv and annotations.csv to out_dir.
 
     progress, if given, wraps the stream of finished tiles (called as progress(iterable, total=n)), e.g. tqdm.
@@ -326,18 +327,18 @@ def synthesize(out_dir: Path, n_train: int, n_test: int, seed: int, tile_size: i
     _check_params(n_train, n_test, seed, tile_size, annotation_fraction, workers)
     lettering = lettering_style(style)
     out_dir = Path(out_dir)
+    # tiles left by an earlier, larger run would sit unlisted beside the new ones
+    require(not out_dir.exists() or not any(out_dir.iterdir()),
+            f"synthesize.out_dir: {out_dir} exists and is not empty")
     plans = [plan_tile(seed, "train", i, annotation_fraction) for i in range(n_train)]
     plans += [plan_tile(seed, "test", i, annotation_fraction) for i in range(n_test)]
     folders = {"train": out_dir / "train_images", "test": out_dir / "test_images"}
     for folder in folders.values():
         folder.mkdir(parents=True, exist_ok=True)
     jobs = [(plan, seed, tile_size, lettering, folders[plan.split]) for plan in plans]
-    wrap = progress or (lambda iterable, total: iterable)
-    if workers == 1:
-        list(wrap(map(_write_tile, jobs), total=len(jobs)))
-    else:
-        with multiprocessing.Pool(workers) as pool:
-            list(wrap(pool.imap(_write_tile, jobs, chunksize=8), total=len(jobs)))
+    finished = chunked_map(_write_tile, jobs, workers)
+    for _ in progress(finished, total=len(jobs)) if progress else finished:
+        pass  # the workers write the tiles; iterating only waits for them (and moves the progress bar)
     train = [p for p in plans if p.split == "train"]
     test = [p for p in plans if p.split == "test"]
     pd.DataFrame({"id": [p.tile_id for p in train], "class": [p.tile_class for p in train],

@@ -48,7 +48,7 @@ def tile_dataset(tiles: np.ndarray, batch_size: int, channels: int, shuffle_seed
         batch = tf.cast(batch, tf.float32) / 255.0
         return tf.repeat(batch, channels, axis=-1) if channels > 1 else batch
 
-    return rows.batch(batch_size).map(to_float, deterministic=True).prefetch(2)
+    return rows.batch(batch_size).map(to_float).prefetch(2)
 
 
 def tile_reader(index: pd.DataFrame):
