@@ -6,19 +6,22 @@ import pandas as pd
 
 from tilescan import paths
 from tilescan.atomic import staged_outputs
-from tilescan.cli import run_stage, section
-from tilescan.cluster import cluster_summary, k_distance_curve, query_positions, resolve_eps, run_dbscan
+from tilescan.cli import param, run_stage
+from tilescan.cluster import (check_aligned, check_min_samples, cluster_summary, k_distance_curve, query_positions,
+                              resolve_eps, run_dbscan)
 from tilescan.tiles import load_index
 
 
 def main(params: dict) -> str:
-    settings, queries = section(params, "dbscan"), list(section(params, "knn_report")["queries"])
+    min_samples = check_min_samples(param(params, "dbscan.min_samples"))
+    queries = [str(q) for q in param(params, "knn_report.queries", list)]
     ids = load_index()["id"].tolist()
     query_positions(ids, queries)  # fail early on an unknown query id
     points = np.load(paths.SCALED / "latents.npy", allow_pickle=False)
-    curve = k_distance_curve(points, int(settings["min_samples"]))
-    eps = resolve_eps(settings["eps"], curve)
-    labels = run_dbscan(points, eps, settings["min_samples"], settings["metric"])
+    check_aligned(len(points), len(ids), str(paths.SCALED / "latents.npy"))
+    curve = k_distance_curve(points, min_samples)
+    eps = resolve_eps(param(params, "dbscan.eps"), curve)
+    labels = run_dbscan(points, eps, min_samples, param(params, "dbscan.metric", str))
     summary = {"eps": round(eps, 6), **cluster_summary(labels, ids, queries)}
     with staged_outputs(paths.CLUSTERS, paths.METRICS / "dbscan.json") as (out_dir, metrics_file):
         out_dir.mkdir()

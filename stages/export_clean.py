@@ -1,14 +1,13 @@
 """Stage export_clean: training_data.csv / test_data.csv without the flagged (and mostly-black) tiles."""
 import json
-from pathlib import Path
 
 import pandas as pd
 
 from tilescan import paths
 from tilescan.atomic import staged_outputs
-from tilescan.cli import run_stage, section
+from tilescan.cli import param, run_stage
 from tilescan.export import read_table, remove_ids, write_table
-from tilescan.io import detect_format
+from tilescan.io import resolve_input
 from tilescan.tiles import load_index
 
 CLEAN = {"train": ("training_data.csv", paths.REPORTS / "training_data.clean.csv"),
@@ -16,12 +15,10 @@ CLEAN = {"train": ("training_data.csv", paths.REPORTS / "training_data.clean.csv
 
 
 def main(params: dict) -> str:
-    data, settings = section(params, "data"), section(params, "export_clean")
-    raw_dir = Path(data["raw_dir"])
-    fmt = detect_format(raw_dir) if data.get("format", "auto") == "auto" else data["format"]
+    raw_dir, fmt = resolve_input(param(params, "data.raw_dir", str), param(params, "data.format", str))
     flagged = pd.read_csv(paths.FLAGGED, dtype={"id": str})
     drop = set(flagged.loc[flagged["flagged"] == 1, "id"])
-    if settings["drop_black"]:
+    if param(params, "export_clean.drop_black", bool):
         dropped = pd.read_csv(paths.PREPARED / "dropped.csv", dtype={"id": str})
         drop |= set(dropped.loc[dropped["reason"] == "black", "id"])
     counts = {}

@@ -1,26 +1,24 @@
 """Stage prepare: raw dataset -> resized uint8 arrays (train, val) + index, mostly-black tiles dropped."""
 import json
-from pathlib import Path
 
 import pandas as pd
 
 from tilescan import paths
 from tilescan.atomic import staged_outputs
-from tilescan.cli import run_stage, section
+from tilescan.cli import param, run_stage
 from tilescan.errors import TilescanError
-from tilescan.io import detect_format, list_splits
+from tilescan.io import list_splits, resolve_input
 from tilescan.prepare import PrepareConfig, prepare_split
 
 
 def main(params: dict) -> str:
-    data, prep, common = section(params, "data"), section(params, "prepare"), section(params, "common")
-    raw_dir = Path(data["raw_dir"])
-    if not raw_dir.is_dir():
-        raise TilescanError(f"data.raw_dir: {raw_dir} {'is not a directory' if raw_dir.exists() else 'does not exist'}")
-    fmt = detect_format(raw_dir) if data.get("format", "auto") == "auto" else data["format"]
-    config = PrepareConfig(img_size=int(common["img_size"]), keep_class=int(prep["keep_class"]),
-                           black_level=int(prep["black_level"]), max_black_fraction=float(prep["max_black_fraction"]),
-                           on_unreadable=prep["on_unreadable"], workers=int(prep["workers"]))
+    raw_dir, fmt = resolve_input(param(params, "data.raw_dir", str), param(params, "data.format", str))
+    config = PrepareConfig(img_size=param(params, "common.img_size", int),
+                           keep_class=param(params, "prepare.keep_class", int),
+                           black_level=param(params, "prepare.black_level", int),
+                           max_black_fraction=param(params, "prepare.max_black_fraction", float),
+                           on_unreadable=param(params, "prepare.on_unreadable", str),
+                           workers=param(params, "prepare.workers", int))
     config.validate()
     splits = list_splits(raw_dir, fmt)
     index_rows, dropped_rows, counts = [], [], {}

@@ -1,33 +1,26 @@
-"""Stage: write the synthetic DDSM-like tile dataset (PNG tiles, the notebook's CSVs, ground-truth labels)."""
-from __future__ import annotations
-
+"""Stage synthesize: the synthetic DDSM-like tile dataset (PNG tiles, the notebook's CSVs, ground-truth labels)."""
 import sys
 from functools import partial
-from typing import Any
 
 from tqdm import tqdm
 
 from tilescan.atomic import staged_outputs
-from tilescan.cli import run_stage, section
+from tilescan.cli import param, run_stage
 from tilescan.synth import synthesize
 
 
-def main(params: dict[str, Any]) -> str:
-    settings = section(params, "synthesize")
-    seed = section(params, "common").get("seed")
-    missing = [key for key in ("out_dir", "n_train", "n_test", "tile_size", "annotation_fraction", "style")
-               if key not in settings]
-    if missing:
-        from tilescan.errors import TilescanError
-        raise TilescanError(f"params.yaml: missing synthesize.{', synthesize.'.join(missing)}")
+def main(params: dict) -> str:
+    out_dir = param(params, "synthesize.out_dir", str)
     progress = partial(tqdm, desc="synthesize", unit="tile", file=sys.stderr, leave=False)
-    with staged_outputs(settings["out_dir"]) as (temp_dir,):
-        counts = synthesize(temp_dir, settings["n_train"], settings["n_test"], seed,
-                            tile_size=settings["tile_size"], annotation_fraction=settings["annotation_fraction"],
-                            style=settings["style"], progress=progress)
+    with staged_outputs(out_dir) as (temp_dir,):
+        counts = synthesize(temp_dir, param(params, "synthesize.n_train", int),
+                            param(params, "synthesize.n_test", int), param(params, "common.seed", int),
+                            tile_size=param(params, "synthesize.tile_size", int),
+                            annotation_fraction=param(params, "synthesize.annotation_fraction", float),
+                            style=param(params, "synthesize.style", str), progress=progress)
     n_annotation = counts["n_annotation_train"] + counts["n_annotation_test"]
     return (f"synthesize: wrote {counts['n_train']} train + {counts['n_test']} test tiles "
-            f"({n_annotation} annotation) to {settings['out_dir']}")
+            f"({n_annotation} annotation) to {out_dir}")
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@ import json
 
 from tilescan import paths
 from tilescan.atomic import staged_outputs
-from tilescan.cli import run_stage, section
+from tilescan.cli import param, run_stage
 from tilescan.errors import TilescanError
 from tilescan.tiles import open_split
 from tilescan.stage_params import model_shape
@@ -11,16 +11,17 @@ from tilescan.train import TrainConfig, train_autoencoder
 
 
 def main(params: dict) -> str:
-    common, train = section(params, "common"), section(params, "train_autoencoder")
     shape = model_shape(params)
-    config = TrainConfig(channels=shape["channels"], filters=shape["filters"], dense_units=shape["dense_units"],
-                         latent_dim=shape["latent_dim"], batch_size=int(train["batch_size"]), epochs=int(train["epochs"]),
-                         patience=int(train["patience"]), learning_rate=float(train["learning_rate"]),
-                         seed=int(common["seed"]), strategy=train["strategy"],
-                         mixed_precision=bool(train["mixed_precision"]))
+    config = TrainConfig(
+        channels=shape["channels"], filters=shape["filters"], dense_units=shape["dense_units"],
+        latent_dim=shape["latent_dim"], batch_size=param(params, "train_autoencoder.batch_size", int),
+        epochs=param(params, "train_autoencoder.epochs", int), patience=param(params, "train_autoencoder.patience", int),
+        learning_rate=param(params, "train_autoencoder.learning_rate", float),
+        seed=param(params, "common.seed", int), strategy=param(params, "train_autoencoder.strategy", str),
+        mixed_precision=param(params, "train_autoencoder.mixed_precision", bool))
     train_tiles, val_tiles = open_split("train"), open_split("val")
-    if train_tiles.shape[1] != int(common["img_size"]):
-        raise TilescanError(f"common.img_size is {common['img_size']} but {paths.split_file('train')} holds "
+    if train_tiles.shape[1] != shape["img_size"]:
+        raise TilescanError(f"common.img_size is {shape['img_size']} but {paths.split_file('train')} holds "
                             f"{train_tiles.shape[1]}-pixel tiles: re-run prepare")
     outputs = (paths.MODEL_WEIGHTS, paths.METRICS / "train.json", paths.TRAIN_LIVE)
     with staged_outputs(*outputs) as (weights, metrics_file, live_dir):

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from stage_runner import (RAW, TEST_ROWS, TRAIN_ROWS, make_workdir, refused, set_params, snapshot, succeeded,
+from stage_runner import (RAW, TRAIN_ROWS, make_workdir, refused, set_params, snapshot, succeeded,
                           tf_example, tile, write_clusters, write_latents, write_npy_pair, write_png_csv,
                           write_prepared, write_tfrecords)
 
@@ -208,10 +208,8 @@ def test_unknown_query_id(clustered_work, stage):
 
 
 @pytest.mark.parametrize("param, value", [
-    ("dbscan.eps", 0), ("dbscan.eps", -0.5), ("dbscan.min_samples", 0),
-    pytest.param("dbscan.min_samples", -3, marks=pytest.mark.xfail(strict=True, reason=(
-        "stages/dbscan.py computes the k-distance curve with int(min_samples) before run_dbscan checks it; "
-        "sklearn raises InvalidParameterError (traceback, exit 2)"))),
+    ("dbscan.eps", 0), ("dbscan.eps", -0.5), ("dbscan.eps", "big"), ("dbscan.min_samples", 0),
+    ("dbscan.min_samples", -3), ("dbscan.min_samples", "abc"),
 ])
 def test_bad_dbscan_parameter(clustered_work, param, value):
     work, _ = clustered_work

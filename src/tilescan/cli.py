@@ -35,6 +35,25 @@ def section(params: dict[str, Any], name: str) -> dict[str, Any]:
     return value
 
 
+def param(params: dict[str, Any], dotted: str, kind: type | None = None) -> Any:
+    """params["a"]["b"] for "a.b", converted to kind (int, float, bool, str, list); a missing key or a value
+    of the wrong type is a TilescanError naming the parameter."""
+    section_name, _, key = dotted.partition(".")
+    values = section(params, section_name)
+    if key not in values:
+        raise TilescanError(f"params.yaml: missing parameter {dotted}")
+    value = values[key]
+    if kind is None:
+        return value
+    if kind is int and not isinstance(value, bool) and isinstance(value, (int, float)) and float(value).is_integer():
+        return int(value)
+    if kind is float and not isinstance(value, bool) and isinstance(value, (int, float)):
+        return float(value)
+    if kind in (bool, str, list) and isinstance(value, kind):
+        return value
+    raise TilescanError(f"{dotted} must be {'a list' if kind is list else f'a {kind.__name__}'}, got {value!r}")
+
+
 def run_stage(main: Callable[[dict[str, Any]], str]) -> None:
     """Run main(params); print its one-line summary, or one 'error:' line and exit 1 on bad input."""
     try:

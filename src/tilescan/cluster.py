@@ -66,10 +66,22 @@ def resolve_eps(eps, curve: np.ndarray) -> float:
     return float(eps)
 
 
-def run_dbscan(points: np.ndarray, eps: float, min_samples: int, metric: str) -> np.ndarray:
-    """DBSCAN cluster label per point (-1 = noise)."""
+def check_min_samples(min_samples) -> int:
     if isinstance(min_samples, bool) or not isinstance(min_samples, int) or min_samples < 1:
         raise TilescanError(f"dbscan.min_samples must be an integer >= 1, got {min_samples!r}")
+    return min_samples
+
+
+def check_aligned(n_rows: int, n_index: int, path: str) -> None:
+    """An array must have one row per prepared tile."""
+    if n_rows != n_index:
+        raise TilescanError(f"{path} has {n_rows} rows but data/prepared/index.csv lists {n_index} tiles: "
+                            "re-run the upstream stages (dvc repro)")
+
+
+def run_dbscan(points: np.ndarray, eps: float, min_samples: int, metric: str) -> np.ndarray:
+    """DBSCAN cluster label per point (-1 = noise)."""
+    check_min_samples(min_samples)
     try:
         return DBSCAN(eps=eps, min_samples=min_samples, metric=metric).fit_predict(points).astype(np.int32)
     except ValueError as exc:

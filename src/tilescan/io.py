@@ -55,6 +55,16 @@ def detect_format(raw_dir: Path) -> str:
         f"{PNG_CSV_SPLITS['train'][0]}, {' or '.join(io_npy.data_file_names())})")
 
 
+def resolve_input(raw_dir: str | Path, fmt: str = "auto") -> tuple[Path, str]:
+    """(raw_dir, format) from the params data.raw_dir and data.format ("auto" = detect_format)."""
+    raw_dir = _existing_dir(Path(raw_dir))
+    if fmt == "auto":
+        return raw_dir, detect_format(raw_dir)
+    if fmt not in FORMATS:
+        raise TilescanError(f"data.format must be auto or one of {', '.join(FORMATS)}, got {fmt!r}")
+    return raw_dir, fmt
+
+
 def list_splits(raw_dir: Path, fmt: str) -> list[str]:
     """Return the splits ("train", "val") that the layout in raw_dir holds, train first."""
     raw_dir = _existing_dir(raw_dir)

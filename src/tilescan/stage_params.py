@@ -1,12 +1,15 @@
 """Parameter bundles read the same way by several stages (one place, not one copy per stage)."""
 from __future__ import annotations
 
-from tilescan.cli import section
+from tilescan.cli import param
+from tilescan.errors import TilescanError
 
 
 def model_shape(params: dict) -> dict:
     """build_autoencoder's keyword arguments, as train_autoencoder and encode both need them."""
-    common, train = section(params, "common"), section(params, "train_autoencoder")
-    return {"img_size": int(common["img_size"]), "channels": int(common["channels"]),
-            "filters": [int(f) for f in train["filters"]], "dense_units": int(train["dense_units"]),
-            "latent_dim": int(train["latent_dim"])}
+    filters = param(params, "train_autoencoder.filters", list)
+    if not all(isinstance(f, int) and not isinstance(f, bool) for f in filters):
+        raise TilescanError(f"train_autoencoder.filters must be a list of integers, got {filters!r}")
+    return {"img_size": param(params, "common.img_size", int), "channels": param(params, "common.channels", int),
+            "filters": filters, "dense_units": param(params, "train_autoencoder.dense_units", int),
+            "latent_dim": param(params, "train_autoencoder.latent_dim", int)}

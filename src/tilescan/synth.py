@@ -24,8 +24,8 @@ CLASS_PROBABILITIES = (0.70, 0.075, 0.075, 0.075, 0.075)  # normal, benign/malig
 NOTEBOOK_QUERY_KINDS = {311: "text_rotated", 545: "label_strip", 578: "text_over_tissue",
                         596: "single_letter", 1191: "text_cut"}
 NORMAL_KINDS = {"tissue": 0.4, "fatty": 0.15, "boundary": 0.24, "black": 0.1, "dust": 0.07, "film_edge": 0.02}
-ANNOTATION_KINDS = {"text_rotated": 0.22, "text_cut": 0.16, "label_strip": 0.1, "text_over_tissue": 0.16,
-                    "text_low_contrast": 0.16, "single_letter": 0.2}
+ANNOTATION_KINDS = {"text_rotated": 0.24, "text_cut": 0.16, "label_strip": 0.14, "text_over_tissue": 0.16,
+                    "text_low_contrast": 0.12, "single_letter": 0.18}
 LESION_KINDS = {1: "calcification", 2: "mass", 3: "calcification", 4: "mass"}
 
 
@@ -121,7 +121,7 @@ def _tissue(rng: np.random.Generator, size: int, fatty: bool = False) -> np.ndar
         threshold, strand_weight = rng.uniform(0.6, 1.5), rng.uniform(0.3, 0.7)
     else:
         # a few breasts are dense enough to glare as bright as lettering: the confounder a bright-pixel rule trips on
-        fat, dense = rng.uniform(60, 115), rng.uniform(120, 200) if rng.random() < 0.96 else rng.uniform(200, 240)
+        fat, dense = rng.uniform(60, 115), rng.uniform(120, 200) if rng.random() < 0.965 else rng.uniform(200, 240)
         threshold, strand_weight = rng.uniform(-0.9, 0.9), rng.uniform(0.15, 0.5)
     density = _density(rng, size, strand_weight)
     mix = 1 / (1 + np.exp(-rng.uniform(0.8, 2.0) * (density - threshold)))
@@ -215,7 +215,8 @@ def _mass(rng: np.random.Generator, base: np.ndarray, malignant: bool) -> np.nda
     rays = Image.new("L", (r.shape[1], r.shape[0]), 0)
     for ray_angle in rng.uniform(-np.pi, np.pi, int(rng.integers(10, 24)) if malignant else 0):
         # a spicule: a thin tapering wedge from inside the blob out to a sharp tip
-        along, across = np.array([np.sin(ray_angle), np.cos(ray_angle)]), np.array([np.cos(ray_angle), -np.sin(ray_angle)])
+        along = np.array([np.sin(ray_angle), np.cos(ray_angle)])
+        across = np.array([along[1], -along[0]])
         start = centre - (top, left) + 0.7 * radius * along
         tip = centre - (top, left) + radius * rng.uniform(1.5, 2.6) * along
         half_width = rng.uniform(0.8, 2.2) * size / 299

@@ -120,6 +120,32 @@ def _cut_position(rng: np.random.Generator, size: int, extent: int) -> int:
     return -outside if rng.random() < 0.5 else size - extent + outside
 
 
+def _visible_ink(mask: np.ndarray, size: int, top: int, left: int) -> float:
+    """Share of the mask's ink that lands inside a size x size tile when placed at (top, left)."""
+    inside = mask[max(0, -top):max(0, size - top), max(0, -left):max(0, size - left)]
+    return float(inside.sum() / max(mask.sum(), 1e-6))
+
+
+def _place(rng: np.random.Generator, size: int, mask: np.ndarray, cut: bool) -> tuple[int, int]:
+    """(top, left) for the mask: most of the ink inside, or for cut text 35-75% of it, so that what shows
+    is still legible lettering rather than an empty corner of a rotated bounding box."""
+    wanted = (0.35, 0.75) if cut else (0.6, 1.0)
+    best, best_gap = (0, 0), np.inf
+    for _ in range(12):
+        top, left = _inside_position(rng, size, mask.shape[0]), _inside_position(rng, size, mask.shape[1])
+        if cut and rng.random() < 0.5:
+            top = _cut_position(rng, size, mask.shape[0])
+        elif cut:
+            left = _cut_position(rng, size, mask.shape[1])
+        visible = _visible_ink(mask, size, top, left)
+        gap = max(wanted[0] - visible, visible - wanted[1], 0.0)
+        if gap == 0.0:
+            return top, left
+        if gap < best_gap:
+            best, best_gap = (top, left), gap
+    return best
+
+
 def draw_text(canvas: np.ndarray, kind: str, lettering: LetteringStyle, rng: np.random.Generator) -> np.ndarray:
     """Return canvas with lettering of the given kind (one of TEXT_KINDS) burned in."""
     size = canvas.shape[0]
@@ -138,14 +164,7 @@ def draw_text(canvas: np.ndarray, kind: str, lettering: LetteringStyle, rng: np.
         value = min(float(np.median(canvas)) + rng.uniform(45, 110), 185.0)
     else:
         value = rng.uniform(215, 255)
-    if kind == "text_cut":
-        top, left = _inside_position(rng, size, mask.shape[0]), _inside_position(rng, size, mask.shape[1])
-        if rng.random() < 0.5:
-            top = _cut_position(rng, size, mask.shape[0])
-        else:
-            left = _cut_position(rng, size, mask.shape[1])
-    else:
-        top, left = _inside_position(rng, size, mask.shape[0]), _inside_position(rng, size, mask.shape[1])
+    top, left = _place(rng, size, mask, cut=kind == "text_cut")
     return _blend(canvas, mask, value, top, left)
 
 

@@ -51,24 +51,32 @@ def make_deterministic(seed: int) -> None:
 
 
 def make_strategy(name: str):
-    """The tf.distribute strategy for `train_autoencoder.strategy`."""
+    """The tf.distribute strategy for `train_autoencoder.strategy`.
+
+    `multi_worker` is resolved first: it must exist before TensorFlow lists devices (which starts its runtime).
+    """
     import tensorflow as tf
 
+    if name == "multi_worker":
+        if "TF_CONFIG" not in os.environ:
+            raise TilescanError("train_autoencoder.strategy multi_worker needs the TF_CONFIG environment "
+                                "variable (see README, 'Scaling out')")
+        return tf.distribute.MultiWorkerMirroredStrategy()
     gpus = tf.config.list_logical_devices("GPU")
     if name == "auto":
         return tf.distribute.MirroredStrategy() if len(gpus) > 1 else tf.distribute.get_strategy()
     if name == "one_device":
         return tf.distribute.OneDeviceStrategy(gpus[0].name if gpus else "/cpu:0")
-    if name == "mirrored":
-        return tf.distribute.MirroredStrategy()
-    if "TF_CONFIG" not in os.environ:
-        raise TilescanError("train_autoencoder.strategy multi_worker needs the TF_CONFIG environment variable "
-                            "(see README, 'Scaling out')")
-    return tf.distribute.MultiWorkerMirroredStrategy()
+    return tf.distribute.MirroredStrategy()  # every GPU; without one, every logical CPU device
 
 
-def train_autoencoder(train_tiles: np.ndarray, val_tiles: np.ndarray, config: TrainConfig, live_dir: Path):
-    """Fit the autoencoder on uint8 tiles; return (encoder, decoder, autoencoder, summary dict)."""
+def train_autoencoder(train_tiles: np.ndarray, val_tiles: np.ndarray, config: TrainConfig, live_dir: Path,
+                      callbacks: list | None = None):
+    """Fit the autoencoder on uint8 tiles; return (encoder, decoder, autoencoder, summary dict).
+
+    `config.batch_size` is the global batch: a distribution strategy splits each batch across its replicas.
+    `callbacks` are extra Keras callbacks (the benchmarks time epochs with one).
+    """
     import keras
     from dvclive import Live
     from dvclive.keras import DVCLiveCallback
@@ -76,14 +84,19 @@ def train_autoencoder(train_tiles: np.ndarray, val_tiles: np.ndarray, config: Tr
     config.validate()
     if len(train_tiles) == 0 or len(val_tiles) == 0:
         raise TilescanError("data/prepared: training needs at least one train and one val tile")
-    make_deterministic(config.seed)
-    if config.mixed_precision:
-        keras.mixed_precision.set_global_policy("mixed_float16")
-    img_size = train_tiles.shape[1]
     strategy = make_strategy(config.strategy)
+    make_deterministic(config.seed)
+    img_size = train_tiles.shape[1]
+    previous_policy = keras.config.dtype_policy()
     with strategy.scope():
-        encoder, decoder, autoencoder = build_autoencoder(
-            img_size, config.channels, config.filters, config.dense_units, config.latent_dim)
+        # Layers take the policy when they are built; restoring it afterwards keeps it out of later models.
+        keras.config.set_dtype_policy("mixed_float16" if config.mixed_precision else "float32")
+        try:
+            encoder, decoder, autoencoder = build_autoencoder(
+                img_size, config.channels, config.filters, config.dense_units, config.latent_dim)
+        finally:
+            keras.config.set_dtype_policy(previous_policy)
+        # under mixed_float16 compile wraps Adam in a LossScaleOptimizer
         autoencoder.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss="binary_crossentropy")
 
     def pairs(tiles, seed):
@@ -93,7 +106,7 @@ def train_autoencoder(train_tiles: np.ndarray, val_tiles: np.ndarray, config: Tr
     with Live(str(live_dir), dvcyaml=None, save_dvc_exp=False) as live:
         history = autoencoder.fit(
             pairs(train_tiles, config.seed), validation_data=pairs(val_tiles, None), epochs=config.epochs,
-            callbacks=[stop, DVCLiveCallback(live=live)], verbose=2)
+            callbacks=[stop, DVCLiveCallback(live=live), *(callbacks or [])], verbose=2)
     losses = history.history
     summary = {
         "loss": round(float(losses["loss"][-1]), 6),
@@ -102,5 +115,6 @@ def train_autoencoder(train_tiles: np.ndarray, val_tiles: np.ndarray, config: Tr
         "epochs_run": len(losses["loss"]),
         "train_tiles": int(len(train_tiles)),
         "val_tiles": int(len(val_tiles)),
+        "replicas": int(strategy.num_replicas_in_sync),
     }
     return encoder, decoder, autoencoder, summary

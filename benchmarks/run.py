@@ -1,0 +1,332 @@
+"""`make bench`: the pipeline's throughput and memory on this machine, measured in one run -> metrics/bench.json.
+
+Every figure uses the library calls the stages make, on synthetic inputs (speed does not depend on what a
+tile shows) and with the sizes in params.yaml unless a benchmark names others. Ratios come from this run.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+import psutil
+import yaml
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT / "src"))
+
+import synthetic  # noqa: E402  (benchmarks/, beside this script)
+
+FULL = {"encode_tiles": 20000, "seed_loop_tiles": 300, "train_tiles": 2048, "train_epochs": 3,
+        "seed_arch_steps": 3, "prepare_png_tiles": 1000, "scale_tiles": 50000, "cluster_points": 50000}
+QUICK = {"encode_tiles": 1024, "seed_loop_tiles": 20, "train_tiles": 256, "train_epochs": 2,
+         "seed_arch_steps": 2, "prepare_png_tiles": 40, "scale_tiles": 500, "cluster_points": 2000}
+SEED_ARCH = {"img_size": 128, "channels": 3, "filters": [128, 64, 32], "dense_units": 256, "latent_dim": 150,
+             "batch_size": 128}
+TARGETS = {"encode_speedup_vs_seed_loop": (">=", 30), "scale_peak_rss_mb": ("<=", 2048),
+           "cluster_knn_seconds_50k": ("<=", 60), "total_seconds": ("<=", 1800)}
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def model_shape(params: dict) -> dict:
+    common, train = params["common"], params["train_autoencoder"]
+    return {"img_size": int(common["img_size"]), "channels": int(common["channels"]),
+            "filters": [int(f) for f in train["filters"]], "dense_units": int(train["dense_units"]),
+            "latent_dim": int(train["latent_dim"])}
+
+
+def prepare_config(params: dict) -> dict:
+    prep = params["prepare"]
+    return {"img_size": int(params["common"]["img_size"]), "keep_class": int(prep["keep_class"]),
+            "black_level": int(prep["black_level"]), "max_black_fraction": float(prep["max_black_fraction"]),
+            "on_unreadable": prep["on_unreadable"], "workers": int(prep["workers"])}
+
+
+# ---- encode --------------------------------------------------------------------------------------------
+
+def bench_encode(params: dict, sizes: dict, work: Path) -> dict:
+    from tilescan.encode import encode_tiles
+    from tilescan.model import build_autoencoder
+
+    shape, batch_size = model_shape(params), int(params["encode"]["batch_size"])
+    encoder, decoder, _ = build_autoencoder(**shape)  # untrained weights: the arithmetic is the same
+    tiles = synthetic.noise_tiles(work / "encode_tiles.npy", sizes["encode_tiles"], shape["img_size"], 1)
+    latents = np.zeros((len(tiles), shape["latent_dim"]), np.float32)
+    errors = np.zeros(len(tiles), np.float32)
+    encode_tiles(encoder, decoder, tiles[:batch_size], shape["channels"], batch_size, latents[:batch_size],
+                 errors[:batch_size], desc="encode warm-up")
+    start = time.perf_counter()
+    encode_tiles(encoder, decoder, tiles, shape["channels"], batch_size, latents, errors, desc="encode")
+    batched = len(tiles) / (time.perf_counter() - start)
+    log(f"encode batched: {batched:.0f} tiles/s; now the notebook's loop on {sizes['seed_loop_tiles']} tiles")
+
+    images = tiles[:sizes["seed_loop_tiles"] + 5].astype(np.float32)[..., None] / 255.0
+    images = np.repeat(images, shape["channels"], axis=-1)
+    for image in images[:5]:  # the first call builds predict's function
+        encoder.predict(image[None], verbose=0)
+    start = time.perf_counter()
+    for image in images[5:]:
+        encoder.predict(image[None], verbose=0)
+    loop = (len(images) - 5) / (time.perf_counter() - start)
+    return {"encode_batched_tiles_per_s": round(batched, 1), "encode_seed_loop_tiles_per_s": round(loop, 2),
+            "encode_speedup_vs_seed_loop": round(batched / loop, 1), "encode_n_tiles": len(tiles),
+            "encode_seed_loop_n_tiles": len(images) - 5, "encode_batch_size": batch_size}
+
+
+# ---- training ------------------------------------------------------------------------------------------
+
+def step_timer():
+    import keras
+
+    class StepTimer(keras.callbacks.Callback):
+        """Wall time of every training step and of each epoch's training part (validation left out)."""
+
+        def __init__(self):
+            super().__init__()
+            self.steps: list[list[float]] = []
+            self.epochs: list[float] = []
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.steps.append([])
+            self._epoch_start, self._epoch_done = time.perf_counter(), False
+
+        def on_train_batch_begin(self, batch, logs=None):
+            self._step_start = time.perf_counter()
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.steps[-1].append(time.perf_counter() - self._step_start)
+
+        def on_test_begin(self, logs=None):
+            if not self._epoch_done:
+                self.epochs.append(time.perf_counter() - self._epoch_start)
+                self._epoch_done = True
+
+    return StepTimer()
+
+
+def fit(params: dict, shape: dict, batch_size: int, n_train: int, n_val: int, epochs: int, work: Path, name: str):
+    from tilescan.train import TrainConfig, train_autoencoder
+
+    train = params["train_autoencoder"]
+    tiles = synthetic.noise_tiles(work / f"{name}.npy", n_train + n_val, shape["img_size"], 2)
+    config = TrainConfig(channels=shape["channels"], filters=shape["filters"], dense_units=shape["dense_units"],
+                         latent_dim=shape["latent_dim"], batch_size=batch_size, epochs=epochs,
+                         patience=epochs, learning_rate=float(train["learning_rate"]),
+                         seed=int(params["common"]["seed"]), strategy=train["strategy"],
+                         mixed_precision=bool(train["mixed_precision"]))
+    timer = step_timer()
+    *_, summary = train_autoencoder(tiles[:n_train], tiles[n_train:], config, work / f"{name}_live", [timer])
+    return timer, summary
+
+
+def bench_train(params: dict, sizes: dict, work: Path) -> dict:
+    shape, batch_size = model_shape(params), int(params["train_autoencoder"]["batch_size"])
+    n, epochs = sizes["train_tiles"], sizes["train_epochs"]
+    timer, summary = fit(params, shape, batch_size, n, batch_size, epochs, work, "train_default")
+    rate = n * (epochs - 1) / sum(timer.epochs[1:])
+    return {"train_tiles_per_s": round(rate, 1), "train_n_tiles": n, "train_epochs_timed": epochs - 1,
+            "train_epoch_seconds": [round(s, 2) for s in timer.epochs], "train_replicas": summary["replicas"]}
+
+
+def bench_train_seed_arch(params: dict, sizes: dict, work: Path) -> dict:
+    shape = {k: v for k, v in SEED_ARCH.items() if k != "batch_size"}
+    batch_size, steps = SEED_ARCH["batch_size"], sizes["seed_arch_steps"]
+    timer, _ = fit(params, shape, batch_size, batch_size * steps, 8, 1, work, "train_seed_arch")
+    step_seconds = timer.steps[0]
+    rate = batch_size * (len(step_seconds) - 1) / sum(step_seconds[1:])  # the first step traces the graph
+    return {"train_seed_arch_tiles_per_s": round(rate, 2), "train_seed_arch_steps_timed": len(step_seconds) - 1,
+            "train_seed_arch_step_seconds": [round(s, 2) for s in step_seconds]}
+
+
+# ---- prepare -------------------------------------------------------------------------------------------
+
+def bench_prepare(params: dict, sizes: dict, work: Path) -> dict:
+    from tilescan.prepare import PrepareConfig, prepare_split
+    from tilescan.synth import synthesize
+
+    config = PrepareConfig(**prepare_config(params))
+    raw = work / "png"
+    start = time.perf_counter()
+    synthesize(raw, sizes["prepare_png_tiles"], 10, int(params["common"]["seed"]), workers=config.workers)
+    synth_rate = (sizes["prepare_png_tiles"] + 10) / (time.perf_counter() - start)
+    log(f"synthesized {sizes['prepare_png_tiles']} PNG tiles ({synth_rate:.0f} tiles/s); timing prepare_split")
+    start = time.perf_counter()
+    result = prepare_split(raw, "png_csv", "train", config, work / "prepared_png.npy")
+    seconds = time.perf_counter() - start
+    n_read = len(result.kept) + len(result.black) + len(result.skipped)
+    return {"prepare_tiles_per_s": round(n_read / seconds, 1), "prepare_n_tiles": n_read,
+            "prepare_workers": config.workers, "synthesize_tiles_per_s": round(synth_rate, 1)}
+
+
+# ---- scale: prepare + encode over 50,000 tiles in a child process ------------------------------------------
+
+def bench_scale(params: dict, sizes: dict, work: Path) -> dict:
+    n = sizes["scale_tiles"]
+    start = time.perf_counter()
+    raw = synthetic.npy_dataset(work / "npy", n, 299, 3)
+    log(f"wrote a {n} x 299 x 299 npy dataset in {time.perf_counter() - start:.0f} s; prepare + encode in a child")
+    probe_params = {"prepare": prepare_config(params), "model": model_shape(params),
+                    "encode_batch_size": int(params["encode"]["batch_size"])}
+    out = work / "scale_out"
+    out.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    child = psutil.Popen([sys.executable, str(HERE / "scale_probe.py"), str(raw), str(out), json.dumps(probe_params)],
+                         stdout=subprocess.PIPE, text=True, env=env)
+    peak_tree, peak_by_pid = 0, {}
+    while child.poll() is None:
+        total = 0
+        for proc in [child, *child.children(recursive=True)]:
+            try:
+                rss = proc.memory_info().rss
+            except psutil.Error:  # a worker that just exited
+                continue
+            total += rss
+            peak_by_pid[proc.pid] = max(rss, peak_by_pid.get(proc.pid, 0))
+        peak_tree = max(peak_tree, total)
+        time.sleep(0.1)
+    stdout = child.stdout.read()
+    if child.returncode != 0:
+        raise RuntimeError(f"scale probe failed ({child.returncode}): {stdout[-2000:]}")
+    probe = json.loads(stdout.strip().splitlines()[-1])
+    return {"scale_n_tiles": probe["n_read"], "scale_n_encoded": probe["n_encoded"],
+            "scale_peak_rss_mb": round(max(peak_tree / 2**20, probe["main_process_peak_rss_mb"]), 1),
+            "scale_main_process_peak_rss_mb": round(probe["main_process_peak_rss_mb"], 1),
+            "scale_main_process_peak_rss_mb_after_prepare": round(probe["main_process_peak_rss_mb_after_prepare"], 1),
+            "scale_worker_peak_rss_mb": round(max([rss for pid, rss in peak_by_pid.items() if pid != child.pid],
+                                                  default=0) / 2**20, 1),
+            "scale_prepare_tiles_per_s": round(probe["n_read"] / probe["prepare_seconds"], 1),
+            "scale_encode_tiles_per_s": round(probe["n_encoded"] / probe["encode_seconds"], 1)}
+
+
+# ---- scale + dbscan + knn_report on 50,000 latents ---------------------------------------------------------
+
+def bench_cluster(params: dict, sizes: dict, work: Path) -> dict:
+    from tilescan.cluster import fit_scaler, k_distance_curve, nearest_neighbours, resolve_eps, run_dbscan
+    from tilescan.score import baseline_scores
+
+    settings, k = params["dbscan"], int(params["knn_report"]["k"])
+    n_queries = max(1, len(params["knn_report"]["queries"]))
+    latents = synthetic.structured_latents(sizes["cluster_points"], int(params["train_autoencoder"]["latent_dim"]), 4)
+    seconds = {}
+
+    def timed(name, func, *args):
+        start = time.perf_counter()
+        value = func(*args)
+        seconds[name] = round(time.perf_counter() - start, 2)
+        return value
+
+    scaler = timed("fit_scaler", fit_scaler, latents)
+    points = timed("transform", lambda: scaler.transform(latents).astype(np.float32))  # as stages/scale.py
+    curve = timed("k_distance_curve", k_distance_curve, points, int(settings["min_samples"]))
+    eps = resolve_eps(settings["eps"], curve)
+    labels = timed("run_dbscan", run_dbscan, points, eps, int(settings["min_samples"]), settings["metric"])
+    query_rows = np.random.default_rng(5).choice(len(points), n_queries, replace=False)
+    distances, neighbours = timed("nearest_neighbours", nearest_neighbours, points, query_rows, k)
+    timed("baseline_scores", baseline_scores, points, labels, query_rows, neighbours, int(settings["min_samples"]))
+    total = sum(seconds.values())
+    unsupervised = timed("baseline_scores_without_queries", baseline_scores, points, labels,
+                         np.zeros(0, np.int64), np.zeros((0, 0), np.int64), int(settings["min_samples"]))
+    del unsupervised
+    return {"cluster_knn_seconds_50k": round(total, 2), "cluster_n_points": len(points),
+            "cluster_seconds_by_call": seconds, "cluster_eps": round(eps, 4),
+            "cluster_n_clusters": int(len(set(labels.tolist()) - {-1})),
+            "cluster_noise_fraction": round(float(np.mean(labels == -1)), 4)}
+
+
+# ---- machine and versions ------------------------------------------------------------------------------
+
+def machine() -> dict:
+    cpu = platform.processor()
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                   if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    gpus = []
+    try:
+        import tensorflow as tf
+        gpus = [device.name for device in tf.config.list_physical_devices("GPU")]
+    except ImportError:
+        pass
+    return {"cpu_model": cpu, "logical_cores": os.cpu_count(), "physical_cores": psutil.cpu_count(logical=False),
+            "ram_gb": round(psutil.virtual_memory().total / 2**30, 1), "gpus": gpus,
+            "platform": platform.platform()}
+
+
+def versions() -> dict:
+    names = ("tensorflow-cpu", "tensorflow", "keras", "numpy", "scikit-learn", "scikit-image", "pillow", "dvc")
+    found = {}
+    for name in names:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return {"python": platform.python_version(), **found}
+
+
+BENCHMARKS = {"encode": bench_encode, "train": bench_train, "train_seed_arch": bench_train_seed_arch,
+              "prepare": bench_prepare, "scale": bench_scale, "cluster": bench_cluster}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--out", type=Path, default=ROOT / "metrics" / "bench.json")
+    parser.add_argument("--params", type=Path, default=ROOT / "params.yaml")
+    parser.add_argument("--only", default=",".join(BENCHMARKS), help="comma-separated subset of: "
+                        + ", ".join(BENCHMARKS))
+    parser.add_argument("--quick", action="store_true", help="tiny sizes: checks the script, not the machine")
+    parser.add_argument("--workdir", type=Path, help="scratch folder (default: a temporary one, removed)")
+    args = parser.parse_args()
+    chosen = [name.strip() for name in args.only.split(",") if name.strip()]
+    unknown = sorted(set(chosen) - set(BENCHMARKS))
+    if unknown:
+        parser.error(f"--only: unknown benchmark(s) {', '.join(unknown)}")
+    params = yaml.safe_load(args.params.read_text())
+    sizes = QUICK if args.quick else FULL
+    report = {"machine": machine(), "versions": versions(), "sizes": sizes, "quick": args.quick,
+              "params": {"model": model_shape(params), "train_batch_size": params["train_autoencoder"]["batch_size"],
+                         "encode_batch_size": params["encode"]["batch_size"], "prepare": prepare_config(params),
+                         "dbscan": params["dbscan"], "knn_report_k": params["knn_report"]["k"],
+                         "seed_arch": SEED_ARCH, "strategy": params["train_autoencoder"]["strategy"],
+                         "mixed_precision": params["train_autoencoder"]["mixed_precision"]}}
+    log(f"{report['machine']['cpu_model']}, {report['machine']['logical_cores']} cores, "
+        f"{report['machine']['ram_gb']} GiB; benchmarks: {', '.join(chosen)}")
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="tilescan-bench-") as temp:
+        work = args.workdir or Path(temp)
+        work.mkdir(parents=True, exist_ok=True)
+        for i, name in enumerate(chosen, 1):
+            log(f"({i}/{len(chosen)}) {name} ...")
+            start = time.perf_counter()
+            (work / name).mkdir(exist_ok=True)
+            figures = BENCHMARKS[name](params, sizes, work / name)
+            figures[f"{name}_bench_seconds"] = round(time.perf_counter() - start, 1)
+            log(f"({i}/{len(chosen)}) {name}: " + ", ".join(f"{k}={v}" for k, v in figures.items()
+                                                              if not isinstance(v, (dict, list))))
+            report.update(figures)
+    report["total_seconds"] = round(time.perf_counter() - started, 1)
+    report["bench_process_peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    report["targets"] = {key: f"{op} {value}" for key, (op, value) in TARGETS.items()}
+    report["targets_met"] = {key: (report[key] >= value if op == ">=" else report[key] <= value)
+                             for key, (op, value) in TARGETS.items() if key in report}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
+    log(f"wrote {args.out} in {report['total_seconds']:.0f} s; targets met: {report['targets_met']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

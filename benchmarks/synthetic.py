@@ -1,0 +1,57 @@
+"""Cheap synthetic inputs for the benchmarks: uint8 tile arrays, an npy-layout dataset, structured latents.
+
+Speed does not depend on what the pixels show, so tiles are noise; the latents are given cluster structure
+because DBSCAN's and the kNN queries' cost does depend on how many neighbours each point has.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+
+def noise_tiles(path: Path, n: int, side: int, seed: int) -> np.ndarray:
+    """n uint8 side x side tiles written to path as .npy and memory-mapped back, as the prepare stage leaves them."""
+    rng = np.random.default_rng(seed)
+    out = np.lib.format.open_memmap(path, mode="w+", dtype=np.uint8, shape=(n, side, side))
+    for start in range(0, n, 4096):
+        stop = min(n, start + 4096)
+        out[start:stop] = rng.integers(30, 226, (stop - start, side, side), dtype=np.uint8)
+    out.flush()
+    del out
+    return np.load(path, mmap_mode="r")
+
+
+def npy_dataset(raw_dir: Path, n: int, side: int, seed: int, chunk: int = 1000) -> Path:
+    """The Kaggle release's npy layout (cv10_data.npy N x side x side x 1 uint8 + cv10_labels.npy), written in
+    chunks through a memory map so that memory stays at one chunk. Every tile is class 0 and not black, so
+    prepare keeps all n and encode sees all n."""
+    raw_dir.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    data = np.lib.format.open_memmap(raw_dir / "cv10_data.npy", mode="w+", dtype=np.uint8, shape=(n, side, side, 1))
+    for start in range(0, n, chunk):
+        stop = min(n, start + chunk)
+        data[start:stop] = rng.integers(30, 226, (stop - start, side, side, 1), dtype=np.uint8)
+    data.flush()
+    del data
+    np.save(raw_dir / "cv10_labels.npy", np.zeros(n, dtype=np.int64), allow_pickle=False)
+    return raw_dir
+
+
+def structured_latents(n: int, dim: int, seed: int, n_clusters: int = 25, manifold_dim: int = 6,
+                       outlier_fraction: float = 0.03) -> np.ndarray:
+    """float32 (n, dim) non-negative latents (the encoder's latent layer is a ReLU): clusters of uneven size
+    and spread, each a low-dimensional sheet in latent space as an autoencoder's codes are, plus outliers."""
+    rng = np.random.default_rng(seed)
+    sizes = rng.dirichlet(np.full(n_clusters, 2.0)) * n * (1 - outlier_fraction)
+    sizes = np.maximum(sizes.astype(int), 1)
+    centres = rng.gamma(2.0, 1.0, (n_clusters, dim))
+    parts = []
+    for centre, size in zip(centres, sizes):
+        basis = rng.standard_normal((manifold_dim, dim)) * rng.uniform(0.05, 0.3)
+        sheet = rng.standard_normal((size, manifold_dim)) @ basis
+        parts.append(centre + sheet + rng.standard_normal((size, dim)) * 0.02)
+    n_outliers = n - int(sizes.sum())
+    parts.append(rng.gamma(2.0, 1.0, (n_outliers, dim)))
+    latents = np.maximum(np.concatenate(parts), 0.0).astype(np.float32)
+    return latents[rng.permutation(n)]

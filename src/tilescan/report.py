@@ -1,0 +1,204 @@
+"""What the HTML report (reports/index.html) shows: every input it reads, and the deterministic choices of
+tiles and projections made from them. report_html lays the page out.
+
+load_inputs reads exactly the files the report stage lists as deps. Every choice here is a pure function of
+its inputs (stable sorts, no randomness), so a re-run gives equal bytes."""
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from tilescan import paths
+from tilescan.cli import section
+from tilescan.cluster import NOISE, query_positions
+from tilescan.errors import TilescanError
+from tilescan.evaluate import load_ground_truth
+from tilescan.stage_params import model_shape
+from tilescan.tiles import load_index, tile_reader
+
+REPORT_HTML = paths.REPORTS / "index.html"
+LOSS_FILES = {split: paths.TRAIN_LIVE / f"plots/metrics/{split}/loss.tsv" for split in ("train", "eval")}
+# The metrics every stage writes (dvc.yaml declares the same files); metrics/bench.json is not a pipeline output.
+METRICS_FILES = tuple(paths.METRICS / f"{name}.json"
+                      for name in ("prepare", "train", "dbscan", "knn_report", "quality", "export_clean"))
+
+
+@dataclass(frozen=True)
+class ReportSettings:
+    """params.yaml `report`: how many tiles each gallery shows and their largest side in pixels."""
+    clusters_shown: int = 10
+    tiles_per_cluster: int = 6
+    noise_tiles: int = 12
+    top_flagged: int = 30
+    borderline_tiles: int = 9
+    error_tiles: int = 18
+    tile_px: int = 128
+
+    @classmethod
+    def from_params(cls, values: dict) -> ReportSettings:
+        unknown = set(values) - {f.name for f in fields(cls)}
+        if unknown:
+            raise TilescanError(f"report: unknown key(s) {', '.join(sorted(unknown))}")
+        for name, value in values.items():
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise TilescanError(f"report.{name} must be an integer >= 1, got {value!r}")
+        return cls(**values)
+
+
+@dataclass
+class ReportInputs:
+    """Everything the page shows. Positions are rows of the prepared index (train rows, then val rows)."""
+    ids: list[str]
+    splits: np.ndarray                 # split of each position
+    read_tile: Callable[[int], np.ndarray]
+    labels: np.ndarray                 # DBSCAN label per position, -1 = noise
+    latents: np.ndarray                # scaled latents per position
+    flagged: pd.DataFrame              # reports/flagged.csv: id, score, flagged, cluster (score descending)
+    knn: pd.DataFrame                  # reports/knn.csv: query, rank, neighbour, distance
+    queries: list[str]
+    reconstructions: np.ndarray        # uint8 (n_queries, S, S), in query order
+    recon_error: np.ndarray            # per position (data/encoded/recon_error.npy)
+    metrics: dict[str, dict]           # "metrics/<name>.json" -> its content
+    train_loss: pd.DataFrame           # step, loss
+    val_loss: pd.DataFrame
+    truth: pd.DataFrame | None         # id, annotation; None without ground truth
+    pr_curve: pd.DataFrame             # recall, precision
+    dropped: pd.DataFrame              # data/prepared/dropped.csv: id, filename, split, reason
+    settings: ReportSettings
+
+    # Per-tile facts the galleries print, indexed by position.
+    @cached_property
+    def position(self) -> dict[str, int]:
+        return {tile_id: i for i, tile_id in enumerate(self.ids)}
+
+    @cached_property
+    def is_flagged(self) -> np.ndarray:
+        return self.flagged.set_index("id")["flagged"].reindex(self.ids).fillna(0).astype(bool).to_numpy()
+
+    @cached_property
+    def score(self) -> np.ndarray:
+        return self.flagged.set_index("id")["score"].reindex(self.ids).to_numpy()
+
+    @cached_property
+    def rank(self) -> np.ndarray:
+        """1-based place in the flagged list (highest score = 1)."""
+        return pd.Series(np.arange(1, len(self.flagged) + 1), index=self.flagged["id"]).reindex(self.ids).to_numpy()
+
+    @cached_property
+    def is_annotation(self) -> np.ndarray:
+        """Ground truth per position (all False without ground truth)."""
+        annotated = set() if self.truth is None else set(self.truth.loc[self.truth["annotation"] == 1, "id"])
+        return np.array([tile_id in annotated for tile_id in self.ids], dtype=bool)
+
+    def metric(self, name: str) -> dict:
+        """The content of metrics/<name>.json."""
+        return self.metrics.get(str(paths.METRICS / f"{name}.json"), {})
+
+
+# --- reading -----------------------------------------------------------------------------------------
+
+def _existing(path: Path) -> Path:
+    if not Path(path).is_file():
+        raise TilescanError(f"{path}: not found (run the upstream stages: dvc repro)")
+    return Path(path)
+
+
+def _read_tsv(path: Path) -> pd.DataFrame:
+    return pd.read_csv(_existing(path), sep="\t")
+
+
+def reconstruct(shape: dict, weights: Path, images: np.ndarray) -> np.ndarray:
+    """The autoencoder's uint8 reconstruction of uint8 tiles (N, S, S), as one batch (the queries)."""
+    if not len(images):
+        return np.zeros((0, shape["img_size"], shape["img_size"]), np.uint8)
+    from tilescan.model import build_autoencoder
+
+    _, _, autoencoder = build_autoencoder(**shape)
+    autoencoder.load_weights(_existing(weights))
+    batch = np.repeat(images.astype(np.float32)[..., None] / 255.0, shape["channels"], axis=-1)
+    output = np.asarray(autoencoder(batch, training=False), dtype=np.float32).mean(axis=-1)
+    return np.clip(np.round(output * 255.0), 0, 255).astype(np.uint8)
+
+
+def load_inputs(params: dict) -> ReportInputs:
+    settings = ReportSettings.from_params(params.get("report") or {})
+    index = load_index()
+    ids = index["id"].tolist()
+    queries = [str(q) for q in section(params, "knn_report")["queries"]]
+    read_tile = tile_reader(index)
+    query_images = np.stack([read_tile(p) for p in query_positions(ids, queries)]) if queries else np.zeros((0,))
+    metrics = {str(path): json.loads(_existing(path).read_text()) for path in METRICS_FILES}
+    quality = metrics[str(paths.METRICS / "quality.json")]
+    truth = load_ground_truth(Path(section(params, "data")["labels_csv"])) if quality.get("labels_csv") else None
+    return ReportInputs(
+        ids=ids, splits=index["split"].to_numpy(), read_tile=read_tile,
+        labels=np.load(_existing(paths.CLUSTERS / "labels.npy"), allow_pickle=False),
+        latents=np.load(_existing(paths.SCALED / "latents.npy"), allow_pickle=False),
+        flagged=pd.read_csv(_existing(paths.FLAGGED), dtype={"id": str}),
+        knn=pd.read_csv(_existing(paths.REPORTS / "knn.csv"), dtype={"query": str, "neighbour": str}),
+        queries=queries, reconstructions=reconstruct(model_shape(params), paths.MODEL_WEIGHTS, query_images),
+        recon_error=np.load(_existing(paths.ENCODED / "recon_error.npy"), allow_pickle=False),
+        metrics=metrics, train_loss=_read_tsv(LOSS_FILES["train"]), val_loss=_read_tsv(LOSS_FILES["eval"]),
+        truth=truth, pr_curve=pd.read_csv(_existing(paths.REPORTS / "pr_curve.csv")),
+        dropped=pd.read_csv(_existing(paths.PREPARED / "dropped.csv"), dtype={"id": str}), settings=settings)
+
+
+# --- deterministic choices ---------------------------------------------------------------------------
+
+def spread(ordered: np.ndarray, n: int) -> np.ndarray:
+    """n items evenly spaced along an ordering, first and last included (all of them if there are fewer)."""
+    if len(ordered) <= n:
+        return np.asarray(ordered)
+    return np.asarray(ordered)[np.unique(np.linspace(0, len(ordered) - 1, n).round().astype(int))]
+
+
+def cluster_sizes(labels: np.ndarray) -> pd.DataFrame:
+    """label, size of every cluster (noise excluded), largest first, ties by label."""
+    found, counts = np.unique(labels[labels != NOISE], return_counts=True)
+    frame = pd.DataFrame({"label": found.astype(int), "size": counts.astype(int)})
+    return frame.sort_values(["size", "label"], ascending=[False, True], kind="stable").reset_index(drop=True)
+
+
+def cluster_sample(latents: np.ndarray, labels: np.ndarray, label: int, n: int) -> np.ndarray:
+    """Positions of n members of a cluster, from the most typical (nearest its centroid) to the least."""
+    members = np.flatnonzero(labels == label)
+    distance = np.linalg.norm(latents[members] - latents[members].mean(axis=0), axis=1)
+    return spread(members[np.argsort(distance, kind="stable")], n)
+
+
+def flatten(value, prefix: str = "") -> list[tuple[str, object]]:
+    """Nested metrics as (dotted key, value) rows; lists of scalars stay one value."""
+    if isinstance(value, dict):
+        return [row for key, item in value.items() for row in flatten(item, f"{prefix}.{key}" if prefix else key)]
+    return [(prefix, value)]
+
+
+def truth_frame(inputs: ReportInputs, split: str | None) -> pd.DataFrame:
+    """The flagged list joined to ground truth (position, id, score, flagged, annotation, rank), restricted to
+    the split evaluate scored, in score order."""
+    frame = inputs.flagged.assign(rank=np.arange(1, len(inputs.flagged) + 1))
+    frame = frame.merge(inputs.truth, on="id", how="inner", sort=False)
+    frame["position"] = frame["id"].map(inputs.position)
+    if split:
+        frame = frame[inputs.splits[frame["position"].to_numpy()] == split]
+    return frame.sort_values("rank", kind="stable")
+
+
+def latent_map(latents: np.ndarray) -> tuple[np.ndarray, tuple[float, float]]:
+    """The first two principal components of the latents and their shares of the variance."""
+    from sklearn.decomposition import PCA
+
+    xy, variance = np.zeros((len(latents), 2)), [0.0, 0.0]
+    n = min(2, *latents.shape)
+    if n >= 1 and len(latents) > 1:
+        pca = PCA(n_components=n, svd_solver="full").fit(latents)
+        xy[:, :n] = pca.transform(latents)
+        variance[:n] = pca.explained_variance_ratio_.tolist()
+    return xy, (float(variance[0]), float(variance[1]))
+
