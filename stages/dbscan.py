@@ -7,8 +7,16 @@ import pandas as pd
 from tilescan import paths
 from tilescan.atomic import staged_outputs
 from tilescan.cli import param, run_stage
-from tilescan.cluster import (check_aligned, check_min_samples, cluster_summary, k_distance_curve, query_positions,
-                              resolve_eps, run_dbscan)
+from tilescan.cluster import (
+    check_aligned,
+    check_min_samples,
+    cluster_summary,
+    k_distance_curve,
+    query_positions,
+    resolve_eps,
+    run_dbscan,
+)
+from tilescan.errors import load_array
 from tilescan.tiles import load_index
 
 
@@ -17,7 +25,7 @@ def main(params: dict) -> str:
     queries = [str(q) for q in param(params, "knn_report.queries", list)]
     ids = load_index()["id"].tolist()
     query_positions(ids, queries)  # fail early on an unknown query id
-    points = np.load(paths.SCALED / "latents.npy", allow_pickle=False)
+    points = load_array(paths.SCALED / "latents.npy", "scale")
     check_aligned(len(points), len(ids), str(paths.SCALED / "latents.npy"))
     curve = k_distance_curve(points, min_samples)
     eps = resolve_eps(param(params, "dbscan.eps"), curve)

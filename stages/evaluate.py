@@ -8,7 +8,12 @@ import pandas as pd
 from tilescan import paths
 from tilescan.atomic import staged_outputs
 from tilescan.cli import run_stage, section
-from tilescan.evaluate import evaluation_frame, load_ground_truth, pr_curve_points, quality
+from tilescan.evaluate import (
+    evaluation_frame,
+    load_ground_truth,
+    pr_curve_points,
+    quality,
+)
 
 
 def main(params: dict) -> str:

@@ -9,8 +9,14 @@ from tilescan import paths
 from tilescan.atomic import staged_outputs
 from tilescan.cli import param, run_stage
 from tilescan.cluster import check_aligned, nearest_neighbours, query_positions
+from tilescan.errors import load_array
 from tilescan.figures import save_png, tile_grid
-from tilescan.score import baseline_scores, check_method, check_threshold, tilescan_scores
+from tilescan.score import (
+    baseline_scores,
+    check_method,
+    check_threshold,
+    tilescan_scores,
+)
 from tilescan.tiles import load_index, tile_reader
 
 
@@ -21,9 +27,9 @@ def main(params: dict) -> str:
     index = load_index()
     ids = index["id"].tolist()
     query_rows = query_positions(ids, [str(q) for q in param(params, "knn_report.queries", list)])
-    points = np.load(paths.SCALED / "latents.npy", allow_pickle=False)
-    labels = np.load(paths.CLUSTERS / "labels.npy", allow_pickle=False)
-    features = np.load(paths.FEATURES / "features.npy", allow_pickle=False)
+    points = load_array(paths.SCALED / "latents.npy", "scale")
+    labels = load_array(paths.CLUSTERS / "labels.npy", "dbscan")
+    features = load_array(paths.FEATURES / "features.npy", "features")
     for array, path in ((points, paths.SCALED / "latents.npy"), (labels, paths.CLUSTERS / "labels.npy"),
                         (features, paths.FEATURES / "features.npy")):
         check_aligned(len(array), len(ids), str(path))

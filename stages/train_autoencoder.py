@@ -5,8 +5,8 @@ from tilescan import paths
 from tilescan.atomic import staged_outputs
 from tilescan.cli import param, run_stage
 from tilescan.errors import TilescanError
-from tilescan.tiles import open_split
 from tilescan.stage_params import model_shape
+from tilescan.tiles import open_split
 from tilescan.train import TrainConfig, train_autoencoder
 
 

@@ -8,6 +8,7 @@ the culprit, no traceback, and not one file added, removed or changed in the wor
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -17,6 +18,8 @@ import numpy as np
 import pandas as pd
 import yaml
 from PIL import Image
+
+from tilescan.features import FEATURE_NAMES
 
 ROOT = Path(__file__).resolve().parents[1]
 RAW = "raw"  # data.raw_dir, relative to the work directory, as the messages show it
@@ -207,3 +210,6 @@ def write_latents(workdir: Path, folder: str, n: int, dim: int = 6, bad: float |
 def write_clusters(workdir: Path, n: int) -> None:
     (workdir / "data/clusters").mkdir(parents=True, exist_ok=True)
     np.save(workdir / "data/clusters/labels.npy", (np.arange(n) >= n // 2).astype(np.int32))
+    (workdir / "data/features").mkdir(parents=True, exist_ok=True)
+    np.save(workdir / "data/features/features.npy", np.zeros((n, len(FEATURE_NAMES)), dtype=np.float32))
+    (workdir / "data/features/names.json").write_text(json.dumps(FEATURE_NAMES))

@@ -56,7 +56,7 @@ def cluster_size_figure(sizes: pd.DataFrame, n_noise: int, most: int = 40) -> st
     names = ["noise"] + [str(label) for label in shown["label"]]
     counts = [n_noise] + shown["size"].tolist()
     colours = [NOISE_COLOUR] + [CLUSTER_COLOURS[i % 10] if i < 10 else "#6b8fb5" for i in range(len(shown))]
-    fig, ax = plt.subplots(figsize=(max(4.0, 0.28 * len(names) + 2.0), 3.2))
+    fig, ax = plt.subplots(figsize=(max(5.5, 0.28 * len(names) + 2.0), 3.2))
     bars = ax.bar(range(len(names)), counts, color=colours)
     ax.bar_label(bars, fontsize=7)
     ax.set_xticks(range(len(names)), names, rotation=90 if len(names) > 12 else 0, fontsize=8)
@@ -99,7 +99,7 @@ def latent_map_figure(xy: np.ndarray, labels: np.ndarray, coloured: list[int], q
     ax.set(xlabel=f"PC 1 ({variance[0]:.0%} of variance)", ylabel=f"PC 2 ({variance[1]:.0%} of variance)",
            title=f"Scaled latents, first two principal components{edge}", xlim=(low[0], high[0]),
            ylim=(low[1], high[1]))
-    ax.legend(fontsize=7, markerscale=1.2, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
+    ax.legend(fontsize=8, markerscale=1.5, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     ax.grid(alpha=0.2)
     fig.tight_layout()
     return figure_uri(fig)

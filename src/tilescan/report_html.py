@@ -204,11 +204,10 @@ def _flagged_section(inputs: ReportInputs) -> str:
     last_flagged = inputs.flagged[inputs.flagged["flagged"] == 1].tail(n)
     first_unflagged = inputs.flagged[inputs.flagged["flagged"] == 0].head(n)
     return (note(text) + gallery([_scored(inputs, inputs.position[i]) for i in top["id"]]) + listing
-            + heading("At the edge: the lowest-scoring flagged tiles, then the highest-scoring tiles not flagged")
-            + side_by_side(gallery([_scored(inputs, inputs.position[i]) for i in last_flagged["id"]],
-                                   "No tile is flagged."),
-                           gallery([_scored(inputs, inputs.position[i]) for i in first_unflagged["id"]],
-                                   "Every tile is flagged.")))
+            + heading(f"At the edge: the {len(last_flagged)} lowest-scoring flagged tiles")
+            + gallery([_scored(inputs, inputs.position[i]) for i in last_flagged["id"]], "No tile is flagged.")
+            + heading(f"At the edge: the {len(first_unflagged)} highest-scoring tiles not flagged")
+            + gallery([_scored(inputs, inputs.position[i]) for i in first_unflagged["id"]], "Every tile is flagged."))
 
 
 def _truth_section(inputs: ReportInputs) -> str:
