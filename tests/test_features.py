@@ -1,0 +1,44 @@
+"""Image statistics: lettering shows stroke evidence that tissue-like texture does not."""
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+from scipy import ndimage
+
+from tilescan.features import FEATURE_NAMES, tile_features
+
+
+def tissue(size: int, seed: int = 0) -> np.ndarray:
+    noise = np.random.default_rng(seed).normal(size=(size, size))
+    smooth = ndimage.gaussian_filter(noise, size / 15)
+    smooth = (smooth - smooth.min()) / (np.ptp(smooth) + 1e-9)
+    return (60 + 120 * smooth).astype(np.uint8)
+
+
+def with_text(image: np.ndarray, text: str = "MAY 25") -> np.ndarray:
+    canvas = Image.fromarray(image)
+    font = ImageFont.load_default(size=image.shape[0] // 5)
+    ImageDraw.Draw(canvas).text((image.shape[0] // 10, image.shape[0] // 3), text, fill=250, font=font)
+    return np.asarray(canvas)
+
+
+def value(features, name):
+    return features[FEATURE_NAMES.index(name)]
+
+
+def test_vector_shape_and_finite():
+    features = tile_features(tissue(96))
+    assert features.shape == (len(FEATURE_NAMES),) and np.isfinite(features).all()
+    assert np.isfinite(tile_features(np.zeros((40, 40), np.uint8))).all()  # a flat tile
+
+
+def test_lettering_raises_stroke_evidence():
+    for size in (128, 299):  # relative scales: any tile size
+        plain, lettered = tile_features(tissue(size)), tile_features(with_text(tissue(size)))
+        for name in ("stroke_fraction_high", "stroke_components", "orientation_entropy"):
+            assert value(lettered, name) > value(plain, name), (size, name)
+
+
+def test_a_straight_bright_edge_is_not_many_oriented():
+    image = tissue(128)
+    image[:, 100:] = 250  # a film edge
+    edge, lettered = tile_features(image), tile_features(with_text(tissue(128)))
+    assert value(edge, "orientation_entropy") < value(lettered, "orientation_entropy")

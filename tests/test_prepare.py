@@ -1,0 +1,57 @@
+"""prepare: resize, black rule, streaming .npy writing, and the parallel map it runs on."""
+import numpy as np
+import pandas as pd
+from PIL import Image
+
+from tilescan.parallel import chunked_map
+from tilescan.prepare import PrepareConfig, black_fraction, prepare_split, resize_tile
+
+
+def test_black_fraction_and_resize():
+    tile = np.zeros((40, 40), np.uint8)
+    tile[:, :10] = 200
+    assert black_fraction(tile, 20) == 0.75
+    small = resize_tile(tile, 8)
+    assert small.shape == (8, 8) and small.dtype == np.uint8
+    assert small[:, 0].min() > 150 and small[:, -1].max() == 0
+    assert resize_tile(tile, 40) is tile
+
+
+def write_dataset(root, n=12):
+    (root / "train_images").mkdir(parents=True)
+    (root / "test_images").mkdir()
+    rows = []
+    for i in range(n):
+        value = 0 if i % 4 == 0 else 120  # every fourth tile black
+        Image.fromarray(np.full((30, 30), value, np.uint8)).save(root / "train_images" / f"c{i}.png")
+        rows.append((f"c{i}", 0 if i % 3 else 2, 0 if i % 3 else 1))
+    pd.DataFrame(rows, columns=["id", "class", "normal_class"]).to_csv(root / "training_data.csv")
+    return rows
+
+
+def test_prepare_split_keeps_class_and_drops_black(tmp_path):
+    rows = write_dataset(tmp_path / "raw")
+    config = PrepareConfig(img_size=8, keep_class=0, black_level=20, max_black_fraction=0.9, workers=2)
+    result = prepare_split(tmp_path / "raw", "png_csv", "train", config, tmp_path / "train.npy")
+    class0 = [tile_id for tile_id, label, _ in rows if label == 0]
+    assert [r.id for r in result.kept] + [r.id for r in result.black] != []
+    assert sorted(r.id for r in result.kept + result.black) == sorted(class0)
+    assert all(int(r.id[1:]) % 4 == 0 for r in result.black) and result.black
+    array = np.load(tmp_path / "train.npy", mmap_mode="r")
+    assert array.shape == (len(result.kept), 8, 8) and array.dtype == np.uint8 and (array == 120).all()
+    assert [p.name for p in tmp_path.iterdir() if p.suffix == ".rows"] == []
+
+
+def test_workers_do_not_change_the_result(tmp_path):
+    write_dataset(tmp_path / "raw")
+    outputs = []
+    for workers in (1, 2):
+        config = PrepareConfig(img_size=8, keep_class=0, black_level=20, max_black_fraction=0.9, workers=workers)
+        prepare_split(tmp_path / "raw", "png_csv", "train", config, tmp_path / f"w{workers}.npy")
+        outputs.append((tmp_path / f"w{workers}.npy").read_bytes())
+    assert outputs[0] == outputs[1]
+
+
+def test_chunked_map_keeps_order():
+    items = list(range(23))
+    assert [out for _, out in chunked_map(abs, (-i for i in items), workers=2, chunk=5)] == items

@@ -1,0 +1,70 @@
+"""Scoring: hand-made cases for the notebook baseline and tilescan's method."""
+import numpy as np
+import pytest
+
+from tilescan.errors import TilescanError
+from tilescan.features import FEATURE_NAMES
+from tilescan.score import (baseline_scores, check_method, check_threshold, percentile_rank, text_evidence,
+                            tilescan_scores)
+
+NAMES = list(FEATURE_NAMES)
+
+
+def test_percentile_rank_ties_and_range():
+    assert percentile_rank(np.array([0, 0, 5, 1])).tolist() == [0.375, 0.375, 1.0, 0.75]
+
+
+def test_baseline_with_queries_flags_neighbours_and_query_clusters():
+    points = np.array([[0.0], [0.1], [5.0], [5.1], [9.0]])
+    labels = np.array([-1, -1, 3, 3, -1])
+    score, flagged = baseline_scores(points, labels, np.array([2]), np.array([[2, 3]]), min_samples=2)
+    assert flagged.tolist() == [False, False, True, True, False]
+    assert score[2] == 1.0 and score[3] > score[4] > score[0]
+
+
+def test_baseline_without_queries_flags_noise():
+    points = np.array([[0.0], [0.1], [0.2], [9.0]])
+    score, flagged = baseline_scores(points, np.array([0, 0, 0, -1]), np.array([], dtype=int), np.zeros((0, 0), int), 2)
+    assert flagged.tolist() == [False, False, False, True] and np.argmax(score) == 3
+
+
+def _features(stroke_values):
+    features = np.zeros((len(stroke_values), len(NAMES)), dtype=np.float32)
+    for name in ("stroke_fraction_high", "stroke_components", "orientation_entropy"):
+        features[:, NAMES.index(name)] = stroke_values
+    return features
+
+
+def test_text_evidence_orders_by_stroke_statistics():
+    evidence = text_evidence(_features([0.0, 0.3, 0.1, 0.9]), NAMES)
+    assert np.argsort(evidence).tolist() == [0, 2, 1, 3]
+
+
+def test_tilescan_flags_only_tiles_with_strokes():
+    features = _features([0.0] * 18 + [0.5, 0.9])
+    score, flagged = tilescan_scores(features, NAMES, np.array([], dtype=int), threshold=0.5, seed=0)
+    assert flagged.tolist() == [False] * 18 + [True, True]
+    # a tile without strokes is never flagged, however low the threshold
+    assert not tilescan_scores(features, NAMES, np.array([], dtype=int), 0.0, 0)[1][:18].any()
+
+
+def test_tilescan_queries_pull_similar_tiles_up():
+    rng = np.random.default_rng(0)
+    features = rng.normal(size=(60, len(NAMES))).astype(np.float32)
+    features[:, NAMES.index("stroke_components")] = np.abs(features[:, NAMES.index("stroke_components")])
+    odd = NAMES.index("lbp_3")
+    features[50:, odd] += 8.0  # ten tiles share an unusual statistic; two of them are queries
+    plain, _ = tilescan_scores(features, NAMES, np.array([], dtype=int), 0.9, 0)
+    guided, _ = tilescan_scores(features, NAMES, np.array([50, 51]), 0.9, 0)
+    assert guided[52:].mean() > plain[52:].mean()
+    assert np.all((guided >= 0) & (guided <= 1))
+
+
+def test_validation():
+    with pytest.raises(TilescanError, match="knn_report.method"):
+        check_method("magic")
+    for bad in (-0.1, 1.5, "high", True):
+        with pytest.raises(TilescanError, match="knn_report.flag_threshold"):
+            check_threshold(bad)
+    with pytest.raises(TilescanError, match="re-run the features stage"):
+        text_evidence(np.zeros((2, 2)), ["a", "b"])
