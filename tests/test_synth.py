@@ -1,5 +1,6 @@
 """The synthetic DDSM-like dataset: the notebook's on-disk layout, determinism, labels and parameter checks."""
 import importlib.util
+import os
 from functools import partial
 from pathlib import Path
 
@@ -114,6 +115,8 @@ def test_refuses_a_non_empty_out_dir(tmp_path):
         synthesize(tmp_path, 4, 2, 0, tile_size=64)
 
 
+@pytest.mark.skipif(not Path("/usr/share/fonts/truetype/liberation").is_dir() and not os.environ.get("CI"),
+                    reason="apt-get install fonts-liberation (CI installs it)")
 def test_holdout_style_uses_other_fonts_words_and_angles():
     default, holdout = lettering_style("default"), lettering_style("holdout")
     assert {f.name for f in default.fonts}.isdisjoint(f.name for f in holdout.fonts)
