@@ -48,10 +48,20 @@ def structured_latents(n: int, dim: int, seed: int, n_clusters: int = 25, manifo
     centres = rng.gamma(2.0, 1.0, (n_clusters, dim))
     parts = []
     for centre, size in zip(centres, sizes):
-        basis = rng.standard_normal((manifold_dim, dim)) * rng.uniform(0.05, 0.3)
+        basis = rng.standard_normal((manifold_dim, dim)) * rng.uniform(0.03, 0.12)
         sheet = rng.standard_normal((size, manifold_dim)) @ basis
         parts.append(centre + sheet + rng.standard_normal((size, dim)) * 0.02)
     n_outliers = n - int(sizes.sum())
     parts.append(rng.gamma(2.0, 1.0, (n_outliers, dim)))
     latents = np.maximum(np.concatenate(parts), 0.0).astype(np.float32)
     return latents[rng.permutation(n)]
+
+
+def image_features(n: int, n_features: int, seed: int) -> np.ndarray:
+    """float32 (n, n_features) non-negative, heavy-tailed image statistics, as the features stage writes (the
+    tilescan scoring's cost depends on their count, not their meaning); about a third are exactly 0, as
+    stroke counts of tiles without lettering are."""
+    rng = np.random.default_rng(seed)
+    values = rng.lognormal(0.0, 1.0, (n, n_features))
+    values[rng.random((n, n_features)) < 0.3] = 0.0
+    return values.astype(np.float32)

@@ -50,8 +50,8 @@ def make_repo(dest: Path) -> Path:
         else:
             shutil.copy2(source, dest / name)
     for cmd in (["git", "init", "-q"], ["git", "config", "user.email", "t@example.com"],
-                ["git", "config", "user.name", "test"]):
-        run(cmd, dest)
+                ["git", "config", "user.name", "test"], ["git", "add", "-A"], ["git", "commit", "-qm", "project"]):
+        run(cmd, dest)  # dvclive needs a commit to exist
     return dest
 
 

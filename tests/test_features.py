@@ -42,3 +42,12 @@ def test_a_straight_bright_edge_is_not_many_oriented():
     image[:, 100:] = 250  # a film edge
     edge, lettered = tile_features(image), tile_features(with_text(tissue(128)))
     assert value(edge, "orientation_entropy") < value(lettered, "orientation_entropy")
+
+
+def test_words_are_more_concentrated_than_scattered_dust():
+    rng = np.random.default_rng(1)
+    dust = np.full((150, 150), 30, np.uint8)
+    for y, x in rng.integers(5, 145, size=(25, 2)):
+        dust[y - 1:y + 2, x - 2:x + 3] = 240  # bright specks all over the tile
+    words = with_text(np.full((150, 150), 30, np.uint8))
+    assert value(tile_features(words), "stroke_concentration") > value(tile_features(dust), "stroke_concentration")

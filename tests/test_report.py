@@ -134,6 +134,15 @@ def test_tiles_show_their_ids_and_scores(full_page):
     assert text.count('class="tile flagged"') >= 5
 
 
+def test_edge_of_the_flag_when_the_top_gallery_ends_before_it():
+    inputs = make_inputs()
+    inputs = replace(inputs, settings=replace(inputs.settings, top_flagged=3, borderline_tiles=2))
+    page = Page(build_report(inputs))
+    assert page.tile_ids()[:7] == ["t0", "t1", "t2", "t3", "t4", "t5", "t6"]  # top 3, last 2 flagged, next 2
+    assert page.heading("At the edge: the 2 lowest-scoring flagged")
+    assert not any(h.startswith("At the edge") for h in Page(build_report(make_inputs())).headings)
+
+
 def test_ground_truth_galleries_count_by_hand(full_page):
     text, page = full_page
     # flagged t0-t4; annotation t0, t1 among them -> t2, t3, t4 are false positives

@@ -4,8 +4,8 @@ import pytest
 
 from tilescan.errors import TilescanError
 from tilescan.features import FEATURE_NAMES
-from tilescan.score import (baseline_scores, check_method, check_threshold, percentile_rank, text_evidence,
-                            tilescan_scores)
+from tilescan.score import (EVIDENCE, baseline_scores, check_method, check_threshold, percentile_rank,
+                            text_evidence, tilescan_scores)
 
 NAMES = list(FEATURE_NAMES)
 
@@ -30,7 +30,7 @@ def test_baseline_without_queries_flags_noise():
 
 def _features(stroke_values):
     features = np.zeros((len(stroke_values), len(NAMES)), dtype=np.float32)
-    for name in ("stroke_fraction_high", "stroke_components", "orientation_entropy"):
+    for name in EVIDENCE:
         features[:, NAMES.index(name)] = stroke_values
     return features
 
@@ -57,6 +57,7 @@ def test_tilescan_queries_pull_similar_tiles_up():
     plain, _ = tilescan_scores(features, NAMES, np.array([], dtype=int), 0.9, 0)
     guided, _ = tilescan_scores(features, NAMES, np.array([50, 51]), 0.9, 0)
     assert guided[52:].mean() > plain[52:].mean()
+    assert tilescan_scores(features, NAMES, np.array([50, 51]), 1.0, 0)[1][[50, 51]].all()  # queries always flagged
     assert np.all((guided >= 0) & (guided <= 1))
 
 

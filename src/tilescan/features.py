@@ -15,6 +15,7 @@ LBP_POINTS = 8
 FEATURE_NAMES = (
     ["mean", "std", "p99", "saturated_fraction", "bimodality",
      "stroke_fraction_high", "stroke_fraction_low", "stroke_mean", "stroke_components",
+     "stroke_extent", "stroke_concentration",
      "gradient_p90", "gradient_p99", "strong_gradient_fraction", "edge_density", "orientation_entropy",
      "bright_edge_fraction", "fine_detail_ratio"]
     + [f"lbp_{i}" for i in range(LBP_POINTS + 2)]
@@ -46,6 +47,12 @@ def tile_features(tile: np.ndarray) -> np.ndarray:
     labels, n_components = ndimage.label(strokes)
     sizes = np.bincount(labels.ravel())[1:] if n_components else np.zeros(0)
     stroke_like = int(np.sum((sizes >= stroke_radius ** 2) & (sizes <= 200 * stroke_radius ** 2)))
+    # lettering: tall glyphs grouped into words; dust: small specks scattered over the tile
+    extents = [max(sl[0].stop - sl[0].start, sl[1].stop - sl[1].start) for sl in ndimage.find_objects(labels)]
+    stroke_extent = max(extents, default=0) / side
+    window = max(3, side // 3)
+    concentration = (ndimage.uniform_filter(strokes.astype(np.float32), window).max() * window ** 2
+                     / strokes.sum()) if strokes.any() else 0.0
 
     gradient = sobel(image)
     strong = gradient > 0.15
@@ -61,6 +68,7 @@ def tile_features(tile: np.ndarray) -> np.ndarray:
 
     values = [flat.mean(), flat.std(), np.percentile(flat, 99), np.mean(flat > 0.9), bimodality,
               strokes.mean(), np.mean(tophat > 0.12), tophat.mean(), stroke_like / (side / 100) ** 2,
+              stroke_extent, min(concentration, 1.0),
               np.percentile(gradient, 90), np.percentile(gradient, 99), strong.mean(), edges.mean(),
               _entropy(orientation_hist), np.mean(edges & (image > otsu)), fine / (coarse + 1e-6),
               *lbp_hist]

@@ -16,6 +16,7 @@ from tilescan.io import Entry, TileRef
 
 PREFIXES = ("cv10", "test10")  # in stream order
 SPLIT_OF_PREFIX = {"cv10": "train", "test10": "val"}  # when the folder holds only npy files
+REMAP_EVERY = 1024  # tiles read through one memory map before it is replaced (see pairs_entries)
 
 
 def data_file_names() -> list[str]:
@@ -45,10 +46,16 @@ def count(raw_dir: Path, split: str, keep_class: int | None) -> int:
 
 
 def pairs_entries(raw_dir: Path, prefixes: list[str], split: str) -> Iterator[Entry]:
-    """Yield every tile of the given pairs in order, with ids `<prefix>-<i>`."""
+    """Yield every tile of the given pairs in order, with ids `<prefix>-<i>`.
+
+    Every page read through a memory map stays in this process's resident set until the map is closed, so a
+    fresh map replaces the old one every REMAP_EVERY tiles: memory stays bounded whatever the file's size.
+    """
     for prefix in prefixes:
         data, labels = _open_pair(raw_dir, prefix)
         for index, label in enumerate(labels):
+            if index and index % REMAP_EVERY == 0:
+                data = _load(raw_dir / f"{prefix}_data.npy")
             ref = TileRef(id=f"{prefix}-{index}", filename=f"{prefix}_data.npy#{index}", split=split, label=label)
             yield ref, functools.partial(_copy_tile, data, index)
 

@@ -200,11 +200,13 @@ def _flagged_section(inputs: ReportInputs) -> str:
             f"{paths.FLAGGED}; the export_clean stage writes your CSVs without the flagged tiles.")
     listing = (f"<details><summary>All {len(flagged_ids)} flagged ids</summary><p>"
                f"{esc(', '.join(flagged_ids))}</p></details>" if flagged_ids else "")
+    shown = note(text) + gallery([_scored(inputs, inputs.position[i]) for i in top["id"]]) + listing
+    if len(flagged_ids) <= len(top):  # the gallery above already runs past the last flagged tile
+        return shown
     n = inputs.settings.borderline_tiles
     last_flagged = inputs.flagged[inputs.flagged["flagged"] == 1].tail(n)
     first_unflagged = inputs.flagged[inputs.flagged["flagged"] == 0].head(n)
-    return (note(text) + gallery([_scored(inputs, inputs.position[i]) for i in top["id"]]) + listing
-            + heading(f"At the edge: the {len(last_flagged)} lowest-scoring flagged tiles")
+    return (shown + heading(f"At the edge: the {len(last_flagged)} lowest-scoring flagged tiles")
             + gallery([_scored(inputs, inputs.position[i]) for i in last_flagged["id"]], "No tile is flagged.")
             + heading(f"At the edge: the {len(first_unflagged)} highest-scoring tiles not flagged")
             + gallery([_scored(inputs, inputs.position[i]) for i in first_unflagged["id"]], "Every tile is flagged."))

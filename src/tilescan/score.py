@@ -2,12 +2,12 @@
 a flag.
 
 tilescan's method. Burned-in lettering is made of bright, thin, high-contrast strokes in many orientations,
-which breast tissue, film edges and dust are not. `text_evidence` ranks tiles by three such statistics
-(averaged percentile ranks, so no unit or scale needs tuning). With query tiles, a logistic regression on all
-image statistics learns what the known annotation tiles share, against the half of the tiles with the least
-evidence as negatives; its rank is averaged with the evidence rank. A tile is flagged when its score reaches
+grouped into words, which breast tissue, film edges and scattered dust are not. `text_evidence` ranks tiles
+by four such statistics (averaged percentile ranks, so no unit or scale needs tuning). With query tiles, a
+logistic regression on all image statistics learns what the known annotation tiles share, against the half of
+the tiles with the least evidence as negatives; its rank makes up a third of the score. A tile is flagged when its score reaches
 `flag_threshold` AND it shows at least one stroke-like component, so a dataset without lettering gets
-(almost) nothing flagged however the ranks fall.
+(almost) nothing flagged however the ranks fall. Query tiles are always flagged.
 """
 from __future__ import annotations
 
@@ -21,7 +21,8 @@ from tilescan.cluster import NOISE
 from tilescan.errors import TilescanError
 
 METHODS = ("baseline", "tilescan")
-EVIDENCE = ("stroke_fraction_high", "stroke_components", "orientation_entropy")
+EVIDENCE = ("stroke_fraction_high", "stroke_components", "orientation_entropy", "stroke_concentration")
+QUERY_WEIGHT = 1 / 3  # share of the score that comes from similarity to the query tiles
 
 
 def check_method(method: str) -> None:
@@ -93,6 +94,8 @@ def tilescan_scores(features: np.ndarray, names: list[str], query_rows: np.ndarr
     evidence = text_evidence(features, names)
     score = evidence
     if len(query_rows):
-        score = (evidence + percentile_rank(query_similarity(features, evidence, query_rows, seed))) / 2
-    has_strokes = features[:, names.index("stroke_components")] > 0
-    return score, (score >= threshold) & has_strokes
+        similarity = percentile_rank(query_similarity(features, evidence, query_rows, seed))
+        score = (1 - QUERY_WEIGHT) * evidence + QUERY_WEIGHT * similarity
+    flagged = (score >= threshold) & (features[:, names.index("stroke_components")] > 0)
+    flagged[query_rows] = True  # the user says these show annotations
+    return score, flagged
