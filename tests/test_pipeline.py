@@ -48,7 +48,8 @@ def test_forced_rerun_is_byte_identical_and_status_clean(pipeline_repo):
     before = (pipeline_repo / "dvc.lock").read_text()
     dvc("repro", "-f", cwd=pipeline_repo)
     after = (pipeline_repo / "dvc.lock").read_text()
-    assert changed_outputs(before, after) == [], "outputs whose hash changed on a forced re-run"
+    changed = changed_outputs(before, after)
+    assert not changed, f"outputs whose hash changed on a forced re-run: {', '.join(changed)}"
     status = dvc("status", cwd=pipeline_repo).stdout
     assert "up to date" in status, status
 
