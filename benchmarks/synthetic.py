@@ -23,17 +23,16 @@ def noise_tiles(path: Path, n: int, side: int, seed: int) -> np.ndarray:
 
 
 def npy_dataset(raw_dir: Path, n: int, side: int, seed: int, chunk: int = 1000) -> Path:
-    """The Kaggle release's npy layout (cv10_data.npy N x side x side x 1 uint8 + cv10_labels.npy), written in
-    chunks through a memory map so that memory stays at one chunk. Every tile is class 0 and not black, so
-    prepare keeps all n and encode sees all n."""
+    """The Kaggle release's npy layout (cv10_data.npy N x side x side x 1 uint8 + cv10_labels.npy), written
+    chunk by chunk with plain writes (pages written through a memory map would count in this process's
+    resident memory). Every tile is class 0 and not black, so prepare keeps all n and encode sees all n."""
     raw_dir.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
-    data = np.lib.format.open_memmap(raw_dir / "cv10_data.npy", mode="w+", dtype=np.uint8, shape=(n, side, side, 1))
-    for start in range(0, n, chunk):
-        stop = min(n, start + chunk)
-        data[start:stop] = rng.integers(30, 226, (stop - start, side, side, 1), dtype=np.uint8)
-    data.flush()
-    del data
+    header = {"descr": "|u1", "fortran_order": False, "shape": (n, side, side, 1)}
+    with open(raw_dir / "cv10_data.npy", "wb") as out:
+        np.lib.format.write_array_header_1_0(out, header)
+        for start in range(0, n, chunk):
+            out.write(rng.integers(30, 226, (min(chunk, n - start), side, side, 1), dtype=np.uint8).tobytes())
     np.save(raw_dir / "cv10_labels.npy", np.zeros(n, dtype=np.int64), allow_pickle=False)
     return raw_dir
 

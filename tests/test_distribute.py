@@ -1,4 +1,4 @@
-"""Training scales out: MirroredStrategy on two logical CPUs, multi_worker needs TF_CONFIG, mixed precision."""
+"""Training scales out: MirroredStrategy on two logical CPUs; multi_worker refused with its reason; mixed precision."""
 import json
 import os
 import subprocess
@@ -58,6 +58,14 @@ def test_multi_worker_without_tf_config_names_the_parameter(tmp_path, monkeypatc
         train_autoencoder(tiles, tiles, config, tmp_path / "live")
 
 
+def test_multi_worker_with_tf_config_says_why_it_is_refused(tmp_path, monkeypatch):
+    cluster = {"cluster": {"worker": ["localhost:12345", "localhost:12346"]}, "task": {"type": "worker", "index": 0}}
+    monkeypatch.setenv("TF_CONFIG", json.dumps(cluster))
+    tiles = np.zeros((4, 16, 16), dtype=np.uint8)
+    with pytest.raises(TilescanError, match=r"train_autoencoder\.strategy multi_worker.*cross-worker reductions"):
+        train_autoencoder(tiles, tiles, TrainConfig(**TINY, strategy="multi_worker"), tmp_path / "live")
+
+
 def test_unknown_strategy_is_refused_by_name(tmp_path):
     tiles = np.zeros((4, 16, 16), dtype=np.uint8)
     with pytest.raises(TilescanError, match=r"train_autoencoder\.strategy must be one of"):
@@ -77,3 +85,4 @@ def test_mixed_precision_computes_in_float16_outputs_float32_and_leaves_the_poli
     assert isinstance(autoencoder.optimizer, keras.optimizers.LossScaleOptimizer)
     assert np.isfinite(summary["loss"]) and summary["replicas"] == 1
     assert keras.config.dtype_policy().name == "float32"  # later models are not built in float16
+

@@ -51,17 +51,20 @@ def make_deterministic(seed: int) -> None:
 
 
 def make_strategy(name: str):
-    """The tf.distribute strategy for `train_autoencoder.strategy`.
-
-    `multi_worker` is resolved first: it must exist before TensorFlow lists devices (which starts its runtime).
-    """
+    """The tf.distribute strategy for `train_autoencoder.strategy`; `multi_worker` is refused with the reason."""
     import tensorflow as tf
 
     if name == "multi_worker":
+        import keras
+
         if "TF_CONFIG" not in os.environ:
             raise TilescanError("train_autoencoder.strategy multi_worker needs the TF_CONFIG environment "
                                 "variable (see README, 'Scaling out')")
-        return tf.distribute.MultiWorkerMirroredStrategy()
+        # Tried with two workers on one host: fit fails in Keras's own cross-worker reductions of the batch
+        # and of the logged loss, whatever the model.
+        raise TilescanError(f"train_autoencoder.strategy multi_worker: Model.fit in Keras {keras.__version__} "
+                            "cannot train under MultiWorkerMirroredStrategy (it fails in Keras's cross-worker reductions); "
+                            "use mirrored (all GPUs of one machine)")
     gpus = tf.config.list_logical_devices("GPU")
     if name == "auto":
         return tf.distribute.MirroredStrategy() if len(gpus) > 1 else tf.distribute.get_strategy()
