@@ -16,8 +16,7 @@ from tilescan.cluster import (
     resolve_eps,
     run_dbscan,
 )
-from tilescan.errors import load_array
-from tilescan.tiles import load_index
+from tilescan.tiles import load_array, load_index
 
 
 def main(params: dict) -> str:

@@ -3,7 +3,7 @@ import numpy as np
 
 from tilescan import paths
 from tilescan.atomic import staged_outputs
-from tilescan.cli import run_stage, section
+from tilescan.cli import param, run_stage
 from tilescan.encode import encode_tiles, open_output
 from tilescan.errors import TilescanError
 from tilescan.model import build_autoencoder
@@ -13,7 +13,7 @@ from tilescan.tiles import SPLITS, open_split
 
 def main(params: dict) -> str:
     shape = model_shape(params)
-    batch_size = int(section(params, "encode")["batch_size"])
+    batch_size = param(params, "encode.batch_size", int)
     if batch_size < 1:
         raise TilescanError(f"encode.batch_size must be >= 1, got {batch_size}")
     encoder, decoder, autoencoder = build_autoencoder(**shape)

@@ -14,6 +14,7 @@ from tilescan.evaluate import (
     pr_curve_points,
     quality,
 )
+from tilescan.tiles import load_dropped, load_index
 
 
 def main(params: dict) -> str:
@@ -26,8 +27,7 @@ def main(params: dict) -> str:
         return "evaluate: no ground truth (data.labels_csv is empty); quality not measured"
     truth = load_ground_truth(Path(labels_csv))
     flagged = pd.read_csv(paths.FLAGGED, dtype={"id": str})
-    scanned = pd.concat([pd.read_csv(paths.PREPARED_INDEX, dtype={"id": str}),
-                         pd.read_csv(paths.PREPARED / "dropped.csv", dtype={"id": str})])
+    scanned = pd.concat([load_index(), load_dropped()])
     frame = evaluation_frame(flagged, scanned.loc[scanned["split"] == "train", "id"].tolist(), truth)
     metrics = {"labels_csv": labels_csv, "split": "train",
                **quality(frame["annotation"].to_numpy(), frame["score"].to_numpy(), frame["flagged"].to_numpy())}

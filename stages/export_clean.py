@@ -8,7 +8,7 @@ from tilescan.atomic import staged_outputs
 from tilescan.cli import param, run_stage
 from tilescan.export import read_table, remove_ids, write_table
 from tilescan.io import resolve_input
-from tilescan.tiles import load_index
+from tilescan.tiles import load_dropped, load_index
 
 CLEAN = {"train": ("training_data.csv", paths.REPORTS / "training_data.clean.csv"),
          "val": ("test_data.csv", paths.REPORTS / "test_data.clean.csv")}
@@ -19,7 +19,7 @@ def main(params: dict) -> str:
     flagged = pd.read_csv(paths.FLAGGED, dtype={"id": str})
     drop = set(flagged.loc[flagged["flagged"] == 1, "id"])
     if param(params, "export_clean.drop_black", bool):
-        dropped = pd.read_csv(paths.PREPARED / "dropped.csv", dtype={"id": str})
+        dropped = load_dropped()
         drop |= set(dropped.loc[dropped["reason"] == "black", "id"])
     counts = {}
     outputs = [target for _, target in CLEAN.values()] + [paths.METRICS / "export_clean.json"]

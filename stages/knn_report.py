@@ -9,7 +9,6 @@ from tilescan import paths
 from tilescan.atomic import staged_outputs
 from tilescan.cli import param, run_stage
 from tilescan.cluster import check_aligned, nearest_neighbours, query_positions
-from tilescan.errors import load_array
 from tilescan.figures import save_png, tile_grid
 from tilescan.score import (
     baseline_scores,
@@ -17,7 +16,7 @@ from tilescan.score import (
     check_threshold,
     tilescan_scores,
 )
-from tilescan.tiles import load_index, tile_reader
+from tilescan.tiles import load_array, load_index, tile_reader
 
 
 def main(params: dict) -> str:

@@ -5,11 +5,11 @@ from tilescan import paths
 from tilescan.atomic import staged_outputs
 from tilescan.cli import run_stage
 from tilescan.cluster import fit_scaler, save_scaler
-from tilescan.errors import load_array
+from tilescan.tiles import load_array
 
 
 def main(params: dict) -> str:
-    latents = load_array(paths.ENCODED / "latents.npy", "encode")
+    latents = load_array(paths.ENCODED / "latents.npy", "encode", mmap=True)
     scaler = fit_scaler(latents)
     with staged_outputs(paths.SCALED) as (out_dir,):
         out_dir.mkdir()

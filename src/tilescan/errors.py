@@ -10,12 +10,3 @@ def require(condition: bool, message: str) -> None:
     if not condition:
         raise TilescanError(message)
 
-
-def load_array(path, made_by: str):
-    """np.load without pickle; a missing file is a TilescanError naming it and the stage that makes it."""
-    import numpy as np
-    from pathlib import Path
-
-    if not Path(path).is_file():
-        raise TilescanError(f"{path}: not found (run the {made_by} stage: dvc repro)")
-    return np.load(path, allow_pickle=False)

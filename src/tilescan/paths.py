@@ -3,6 +3,7 @@ from pathlib import Path
 
 PREPARED = Path("data/prepared")                 # train.npy, val.npy (uint8 N x S x S), index.csv
 PREPARED_INDEX = PREPARED / "index.csv"
+PREPARED_DROPPED = PREPARED / "dropped.csv"     # tiles prepare left out: id, filename, split, reason
 MODEL_WEIGHTS = Path("models/autoencoder.weights.h5")
 TRAIN_LIVE = Path("dvclive/train")               # dvclive loss curves
 ENCODED = Path("data/encoded")                   # latents.npy (float32 N x latent), recon_error.npy

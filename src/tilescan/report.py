@@ -20,7 +20,7 @@ from tilescan.cluster import NOISE, query_positions
 from tilescan.errors import TilescanError
 from tilescan.evaluate import load_ground_truth
 from tilescan.stage_params import model_shape
-from tilescan.tiles import load_index, tile_reader
+from tilescan.tiles import load_dropped, load_index, tile_reader
 
 REPORT_HTML = paths.REPORTS / "index.html"
 LOSS_FILES = {split: paths.TRAIN_LIVE / f"plots/metrics/{split}/loss.tsv" for split in ("train", "eval")}
@@ -146,7 +146,7 @@ def load_inputs(params: dict) -> ReportInputs:
         recon_error=np.load(_existing(paths.ENCODED / "recon_error.npy"), allow_pickle=False),
         metrics=metrics, train_loss=_read_tsv(LOSS_FILES["train"]), val_loss=_read_tsv(LOSS_FILES["eval"]),
         truth=truth, pr_curve=pd.read_csv(_existing(paths.REPORTS / "pr_curve.csv")),
-        dropped=pd.read_csv(_existing(paths.PREPARED / "dropped.csv"), dtype={"id": str}), settings=settings)
+        dropped=load_dropped(), settings=settings)
 
 
 # --- deterministic choices ---------------------------------------------------------------------------

@@ -19,12 +19,23 @@ def load_index(path: Path = paths.PREPARED_INDEX) -> pd.DataFrame:
     return pd.read_csv(path, dtype={"id": str, "filename": str, "split": str, "row": np.int64})
 
 
+def load_dropped() -> pd.DataFrame:
+    """The tiles prepare left out (mostly black or unreadable): id, filename, split, reason."""
+    if not paths.PREPARED_DROPPED.is_file():
+        raise TilescanError(f"{paths.PREPARED_DROPPED}: not found (run the prepare stage)")
+    return pd.read_csv(paths.PREPARED_DROPPED, dtype={"id": str, "filename": str, "split": str, "reason": str})
+
+
+def load_array(path: Path, made_by: str, mmap: bool = False) -> np.ndarray:
+    """np.load without pickle; a missing file is a TilescanError naming it and the stage that makes it."""
+    if not Path(path).is_file():
+        raise TilescanError(f"{path}: not found (run the {made_by} stage: dvc repro)")
+    return np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+
+
 def open_split(split: str) -> np.ndarray:
     """Memory-map one split's uint8 array (N, S, S) without reading it."""
-    path = paths.split_file(split)
-    if not path.is_file():
-        raise TilescanError(f"{path}: prepared tiles not found (run the prepare stage)")
-    return np.load(path, mmap_mode="r", allow_pickle=False)
+    return load_array(paths.split_file(split), "prepare", mmap=True)
 
 
 def tile_dataset(tiles: np.ndarray, batch_size: int, channels: int, shuffle_seed: int | None = None):
