@@ -7,11 +7,11 @@ export PATH := $(abspath $(BIN)):$(PATH)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONHASHSEED := 0
 
-.PHONY: setup run test bench holdout clean
+.PHONY: setup run lint test bench holdout clean
 
 setup: $(STAMP)
 
-$(STAMP): requirements.txt
+$(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.txt
@@ -21,7 +21,10 @@ run: $(STAMP)
 	dvc repro
 	dvc status
 
-test: $(STAMP)
+lint: $(STAMP)
+	$(BIN)/ruff check src stages tests benchmarks
+
+test: lint
 	$(BIN)/python -m pytest -ra
 
 bench: $(STAMP)

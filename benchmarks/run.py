@@ -21,11 +21,10 @@ import numpy as np
 import psutil
 import yaml
 
+import synthetic  # benchmarks/, beside this script
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-sys.path.insert(0, str(ROOT / "src"))
-
-import synthetic  # noqa: E402  (benchmarks/, beside this script)
 
 REPEATS = 3  # runs of each encode measurement; the fastest is reported
 FULL = {"encode_tiles": 10000, "seed_loop_tiles": 300, "train_tiles": 2048, "train_epochs": 3,
@@ -192,9 +191,8 @@ def bench_scale(params: dict, sizes: dict, work: Path) -> dict:
                     "encode_batch_size": int(params["encode"]["batch_size"])}
     out = work / "scale_out"
     out.mkdir()
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     child = psutil.Popen([sys.executable, str(HERE / "scale_probe.py"), str(raw), str(out), json.dumps(probe_params)],
-                         stdout=subprocess.PIPE, text=True, env=env)
+                         stdout=subprocess.PIPE, text=True)
     peak_tree, peak_by_pid = 0, {}
     while child.poll() is None:
         total = 0
@@ -225,8 +223,14 @@ def bench_scale(params: dict, sizes: dict, work: Path) -> dict:
 
 def bench_cluster(params: dict, sizes: dict, work: Path) -> dict:
     """The library calls of stages scale, dbscan and knn_report, in their order, on one set of latents."""
-    from tilescan.cluster import (cluster_summary, fit_scaler, k_distance_curve, nearest_neighbours, resolve_eps,
-                                  run_dbscan)
+    from tilescan.cluster import (
+        cluster_summary,
+        fit_scaler,
+        k_distance_curve,
+        nearest_neighbours,
+        resolve_eps,
+        run_dbscan,
+    )
     from tilescan.features import FEATURE_NAMES
     from tilescan.score import baseline_scores, check_threshold, tilescan_scores
 

@@ -1,14 +1,12 @@
 """Stage encode: every prepared tile (train, then val) -> latent vector and reconstruction error."""
 import numpy as np
 
-from tilescan import paths
+from tilescan import artifacts
 from tilescan.atomic import staged_outputs
-from tilescan.cli import param, run_stage
 from tilescan.encode import encode_tiles, open_output
 from tilescan.errors import TilescanError
 from tilescan.model import build_autoencoder
-from tilescan.stage_params import model_shape
-from tilescan.tiles import SPLITS, open_split
+from tilescan.stage import model_shape, param, run_stage
 
 
 def main(params: dict) -> str:
@@ -17,15 +15,15 @@ def main(params: dict) -> str:
     if batch_size < 1:
         raise TilescanError(f"encode.batch_size must be >= 1, got {batch_size}")
     encoder, decoder, autoencoder = build_autoencoder(**shape)
-    if not paths.MODEL_WEIGHTS.is_file():
-        raise TilescanError(f"{paths.MODEL_WEIGHTS}: weights not found (run train_autoencoder)")
-    autoencoder.load_weights(paths.MODEL_WEIGHTS)
-    splits = {split: open_split(split) for split in SPLITS}
+    if not artifacts.MODEL_WEIGHTS.is_file():
+        raise TilescanError(f"{artifacts.MODEL_WEIGHTS}: weights not found (run train_autoencoder)")
+    autoencoder.load_weights(artifacts.MODEL_WEIGHTS)
+    splits = {split: artifacts.open_split(split) for split in artifacts.SPLITS}
     total = sum(len(tiles) for tiles in splits.values())
-    with staged_outputs(paths.ENCODED) as (out_dir,):
+    with staged_outputs(artifacts.ENCODED) as (out_dir,):
         out_dir.mkdir()
-        latents = open_output(out_dir / "latents.npy", (total, shape["latent_dim"]))
-        errors = open_output(out_dir / "recon_error.npy", (total,))
+        latents = open_output(out_dir / artifacts.ENCODED_LATENTS.name, (total, shape["latent_dim"]))
+        errors = open_output(out_dir / artifacts.RECON_ERROR.name, (total,))
         start = 0
         for split, tiles in splits.items():
             stop = start + len(tiles)
@@ -36,7 +34,7 @@ def main(params: dict) -> str:
         errors.flush()
         mean_error = float(np.mean(errors))
         del latents, errors
-    return (f"encode: {total} tiles -> {paths.ENCODED}/latents.npy ({shape['latent_dim']}-d), "
+    return (f"encode: {total} tiles -> {artifacts.ENCODED_LATENTS} ({shape['latent_dim']}-d), "
             f"mean reconstruction error {mean_error:.4f}")
 
 

@@ -1,38 +1,36 @@
 """Stage evaluate: quality of the flagged list against ground truth (data.labels_csv), over class-0 train
 tiles, with the precision-recall curve."""
-import json
 from pathlib import Path
 
 import pandas as pd
 
-from tilescan import paths
+from tilescan import artifacts
 from tilescan.atomic import staged_outputs
-from tilescan.cli import run_stage, section
 from tilescan.evaluate import (
     evaluation_frame,
     load_ground_truth,
     pr_curve_points,
     quality,
 )
-from tilescan.tiles import load_dropped, load_index
+from tilescan.stage import run_stage, section
 
 
 def main(params: dict) -> str:
     labels_csv = section(params, "data").get("labels_csv") or ""
-    outputs = (paths.METRICS / "quality.json", paths.REPORTS / "pr_curve.csv")
+    outputs = (artifacts.METRICS_FILES["quality"], artifacts.PR_CURVE)
     if not labels_csv:
         with staged_outputs(*outputs) as (metrics_file, curve_csv):
-            metrics_file.write_text(json.dumps({"labels_csv": None}, indent=2) + "\n")
+            artifacts.write_metrics(metrics_file, {"labels_csv": None})
             pd.DataFrame(columns=["recall", "precision"]).to_csv(curve_csv, index=False)
         return "evaluate: no ground truth (data.labels_csv is empty); quality not measured"
     truth = load_ground_truth(Path(labels_csv))
-    flagged = pd.read_csv(paths.FLAGGED, dtype={"id": str})
-    scanned = pd.concat([load_index(), load_dropped()])
+    flagged = artifacts.load_flagged()
+    scanned = pd.concat([artifacts.load_index(), artifacts.load_dropped()])
     frame = evaluation_frame(flagged, scanned.loc[scanned["split"] == "train", "id"].tolist(), truth)
     metrics = {"labels_csv": labels_csv, "split": "train",
                **quality(frame["annotation"].to_numpy(), frame["score"].to_numpy(), frame["flagged"].to_numpy())}
     with staged_outputs(*outputs) as (metrics_file, curve_csv):
-        metrics_file.write_text(json.dumps(metrics, indent=2) + "\n")
+        artifacts.write_metrics(metrics_file, metrics)
         pr_curve_points(frame["annotation"].to_numpy(), frame["score"].to_numpy()).to_csv(curve_csv, index=False)
     return (f"evaluate: AP {metrics['average_precision']:.3f}, precision {metrics['precision']:.3f}, "
             f"recall {metrics['recall']:.3f}, recall@P>=0.9 {metrics['recall_at_precision_0.9']:.3f} "

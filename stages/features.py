@@ -4,25 +4,24 @@ import json
 import numpy as np
 from tqdm import tqdm
 
-from tilescan import paths
+from tilescan import artifacts
 from tilescan.atomic import staged_outputs
-from tilescan.cli import param, run_stage
 from tilescan.features import FEATURE_NAMES, features_of_item
-from tilescan.io import iter_tiles, resolve_input
 from tilescan.parallel import chunked_map
-from tilescan.tiles import SPLITS, load_index
+from tilescan.readers import iter_tiles, resolve_input
+from tilescan.stage import param, run_stage
 
 
 def main(params: dict) -> str:
     raw_dir, fmt = resolve_input(param(params, "data.raw_dir", str), param(params, "data.format", str))
     keep_class, on_unreadable = param(params, "prepare.keep_class", int), param(params, "prepare.on_unreadable", str)
     workers = param(params, "prepare.workers", int)
-    index = load_index()
+    index = artifacts.load_index()
     position = {tile_id: i for i, tile_id in enumerate(index["id"])}
     features = np.zeros((len(index), len(FEATURE_NAMES)), dtype=np.float32)
     done = np.zeros(len(index), dtype=bool)
     with tqdm(total=len(index), desc="features", unit="tile", mininterval=2.0) as bar:
-        for split in SPLITS:
+        for split in artifacts.SPLITS:
             stream = ((ref, image) for ref, image in iter_tiles(raw_dir, fmt, split, keep_class, on_unreadable, [])
                       if ref.id in position)
             for (ref, _), vector in chunked_map(features_of_item, stream, workers):
@@ -30,11 +29,11 @@ def main(params: dict) -> str:
                 bar.update()
     if not done.all():
         raise RuntimeError(f"features: {int((~done).sum())} prepared tiles were not found in {raw_dir}")
-    with staged_outputs(paths.FEATURES) as (out_dir,):
+    with staged_outputs(artifacts.FEATURES) as (out_dir,):
         out_dir.mkdir()
-        np.save(out_dir / "features.npy", features, allow_pickle=False)
-        (out_dir / "names.json").write_text(json.dumps(FEATURE_NAMES) + "\n")
-    return f"features: {len(FEATURE_NAMES)} image statistics for {len(index)} tiles -> {paths.FEATURES}"
+        np.save(out_dir / artifacts.FEATURES_ARRAY.name, features, allow_pickle=False)
+        (out_dir / artifacts.FEATURE_NAMES_FILE.name).write_text(json.dumps(FEATURE_NAMES) + "\n")
+    return f"features: {len(FEATURE_NAMES)} image statistics for {len(index)} tiles -> {artifacts.FEATURES}"
 
 
 if __name__ == "__main__":

@@ -1,21 +1,21 @@
 """Stage scale: StandardScaler on the latents; parameters saved as JSON, scaled latents as .npy."""
 import numpy as np
 
-from tilescan import paths
+from tilescan import artifacts
 from tilescan.atomic import staged_outputs
-from tilescan.cli import run_stage
 from tilescan.cluster import fit_scaler, save_scaler
-from tilescan.tiles import load_array
+from tilescan.stage import run_stage
 
 
 def main(params: dict) -> str:
-    latents = load_array(paths.ENCODED / "latents.npy", "encode", mmap=True)
+    latents = artifacts.load_array(artifacts.ENCODED_LATENTS, "encode", mmap=True)
     scaler = fit_scaler(latents)
-    with staged_outputs(paths.SCALED) as (out_dir,):
+    with staged_outputs(artifacts.SCALED) as (out_dir,):
         out_dir.mkdir()
-        save_scaler(scaler, out_dir / "scaler.json")
-        np.save(out_dir / "latents.npy", scaler.transform(latents).astype(np.float32), allow_pickle=False)
-    return f"scale: standardised {latents.shape[0]} x {latents.shape[1]} latents -> {paths.SCALED}"
+        save_scaler(scaler, out_dir / artifacts.SCALER.name)
+        np.save(out_dir / artifacts.SCALED_LATENTS.name, scaler.transform(latents).astype(np.float32),
+                allow_pickle=False)
+    return f"scale: standardised {latents.shape[0]} x {latents.shape[1]} latents -> {artifacts.SCALED}"
 
 
 if __name__ == "__main__":

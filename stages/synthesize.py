@@ -5,7 +5,7 @@ from functools import partial
 from tqdm import tqdm
 
 from tilescan.atomic import staged_outputs
-from tilescan.cli import param, run_stage
+from tilescan.stage import param, run_stage
 from tilescan.synth import synthesize
 
 

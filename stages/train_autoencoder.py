@@ -1,12 +1,8 @@
 """Stage train_autoencoder: fit the notebook's autoencoder on the prepared train tiles (val = test class 0)."""
-import json
-
-from tilescan import paths
+from tilescan import artifacts
 from tilescan.atomic import staged_outputs
-from tilescan.cli import param, run_stage
 from tilescan.errors import TilescanError
-from tilescan.stage_params import model_shape
-from tilescan.tiles import open_split
+from tilescan.stage import model_shape, param, run_stage
 from tilescan.train import TrainConfig, train_autoencoder
 
 
@@ -15,21 +11,22 @@ def main(params: dict) -> str:
     config = TrainConfig(
         channels=shape["channels"], filters=shape["filters"], dense_units=shape["dense_units"],
         latent_dim=shape["latent_dim"], batch_size=param(params, "train_autoencoder.batch_size", int),
-        epochs=param(params, "train_autoencoder.epochs", int), patience=param(params, "train_autoencoder.patience", int),
+        epochs=param(params, "train_autoencoder.epochs", int),
+        patience=param(params, "train_autoencoder.patience", int),
         learning_rate=param(params, "train_autoencoder.learning_rate", float),
         seed=param(params, "common.seed", int), strategy=param(params, "train_autoencoder.strategy", str),
         mixed_precision=param(params, "train_autoencoder.mixed_precision", bool))
-    train_tiles, val_tiles = open_split("train"), open_split("val")
+    train_tiles, val_tiles = artifacts.open_split("train"), artifacts.open_split("val")
     if train_tiles.shape[1] != shape["img_size"]:
-        raise TilescanError(f"common.img_size is {shape['img_size']} but {paths.split_file('train')} holds "
+        raise TilescanError(f"common.img_size is {shape['img_size']} but {artifacts.split_file('train')} holds "
                             f"{train_tiles.shape[1]}-pixel tiles: re-run prepare")
-    outputs = (paths.MODEL_WEIGHTS, paths.METRICS / "train.json", paths.TRAIN_LIVE)
+    outputs = (artifacts.MODEL_WEIGHTS, artifacts.METRICS_FILES["train"], artifacts.TRAIN_LIVE)
     with staged_outputs(*outputs) as (weights, metrics_file, live_dir):
         _, _, autoencoder, summary = train_autoencoder(train_tiles, val_tiles, config, live_dir)
         autoencoder.save_weights(weights)
-        metrics_file.write_text(json.dumps(summary, indent=2) + "\n")
+        artifacts.write_metrics(metrics_file, summary)
     return (f"train_autoencoder: {summary['epochs_run']} epochs on {summary['train_tiles']} tiles, "
-            f"loss {summary['loss']:.4f}, val_loss {summary['val_loss']:.4f} -> {paths.MODEL_WEIGHTS}")
+            f"loss {summary['loss']:.4f}, val_loss {summary['val_loss']:.4f} -> {artifacts.MODEL_WEIGHTS}")
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 """Every stage meets bad input with one `error:` line naming the file or parameter, exit status 1, and no
-output: each case runs the stage script as a subprocess on a tiny hand-made input (see stage_runner)."""
+output: each case runs the stage script as a subprocess on a tiny hand-made input (see helpers)."""
 from __future__ import annotations
 
 import json
@@ -8,9 +8,23 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from stage_runner import (RAW, TRAIN_ROWS, make_workdir, refused, set_params, snapshot, succeeded,
-                          tf_example, tile, write_clusters, write_latents, write_npy_pair, write_png_csv,
-                          write_prepared, write_tfrecords)
+from helpers import (
+    RAW,
+    TRAIN_ROWS,
+    make_workdir,
+    refused,
+    set_params,
+    snapshot,
+    succeeded,
+    tf_example,
+    tile,
+    write_clusters,
+    write_latents,
+    write_npy_pair,
+    write_png_csv,
+    write_prepared,
+    write_tfrecords,
+)
 
 
 @pytest.fixture
@@ -89,7 +103,7 @@ def test_no_tiles_of_the_kept_class(tmp_path):
 
 def test_every_tile_mostly_black(tmp_path):
     work = make_workdir(tmp_path / "work")
-    write_png_csv(work / RAW, black=True)
+    write_png_csv(work / RAW, pixels=lambda *_: tile(0, black=True))
     refused(work, "prepare", "no train tiles", f"dropping {sum(c == 0 for _, c in TRAIN_ROWS)} mostly-black",
             "prepare.max_black_fraction")
 

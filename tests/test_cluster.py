@@ -2,8 +2,18 @@
 import numpy as np
 import pytest
 
-from tilescan.cluster import (cluster_summary, fit_scaler, k_distance_curve, knee, load_scaler, nearest_neighbours,
-                              query_positions, resolve_eps, run_dbscan, save_scaler)
+from tilescan.cluster import (
+    cluster_summary,
+    fit_scaler,
+    k_distance_curve,
+    knee,
+    load_scaler,
+    nearest_neighbours,
+    query_positions,
+    resolve_eps,
+    run_dbscan,
+    save_scaler,
+)
 from tilescan.errors import TilescanError
 
 

@@ -3,7 +3,6 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,7 +10,6 @@ import pytest
 from tilescan.errors import TilescanError
 from tilescan.train import TrainConfig, train_autoencoder
 
-SRC = Path(__file__).resolve().parents[1] / "src"
 TINY = {"channels": 1, "filters": [4, 4, 4], "dense_units": 8, "latent_dim": 4, "batch_size": 16, "epochs": 1,
         "patience": 1, "learning_rate": 1e-3, "seed": 0}
 
@@ -39,7 +37,7 @@ print(json.dumps({"replicas": strategy.num_replicas_in_sync, "per_replica": per_
 
 
 def test_mirrored_trains_on_two_replicas_and_splits_batches(tmp_path):
-    env = {**os.environ, "PYTHONPATH": str(SRC), "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": ""}
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": ""}
     result = subprocess.run([sys.executable, "-c", MIRRORED_SCRIPT, json.dumps(TINY), str(tmp_path / "live")],
                             env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]

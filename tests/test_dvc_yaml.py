@@ -1,35 +1,31 @@
-"""dvc.yaml declares, for each stage, exactly the library modules its script imports (transitively),
-so an experiment re-runs only the stages a code change touches."""
-import ast
+"""dvc.yaml declares, for each stage, exactly the library files its script imports (transitively), so an
+experiment re-runs only the stages a code change touches. Importing a module runs its packages' __init__.py
+first, and an __init__.py imports the modules it re-exports: both count."""
 from pathlib import Path
 
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
+from helpers import ROOT, imported_modules, module_file
+
 STAGES = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
 
 
-def _imports(path: Path) -> set[str]:
-    tree = ast.parse(path.read_text())
-    names = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("tilescan"):
-            names.add(node.module)
-            names.update(f"{node.module}.{alias.name}" for alias in node.names)
-        elif isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names if alias.name.startswith("tilescan"))
-    return {name for name in names if (ROOT / "src" / (name.replace(".", "/") + ".py")).is_file()}
+def with_packages(name: str) -> set[str]:
+    """name and every package above it (tilescan.readers.npy -> tilescan, tilescan.readers, itself)."""
+    parts = name.split(".")
+    return {".".join(parts[:i]) for i in range(1, len(parts) + 1)}
 
 
-def library_modules(script: Path) -> set[str]:
+def library_files(script: Path) -> set[str]:
     seen, todo = set(), [script]
     while todo:
-        for module in _imports(todo.pop()):
-            if module not in seen:
+        for name in imported_modules(todo.pop()):
+            for module in with_packages(name) - seen:
                 seen.add(module)
-                todo.append(ROOT / "src" / (module.replace(".", "/") + ".py"))
-    return {f"src/{m.replace('.', '/')}.py" for m in seen} - {"src/tilescan/__init__.py"}
+                todo.append(module_file(module))
+    # tilescan/__init__.py holds only the package docstring: no stage depends on it
+    return {str(module_file(m).relative_to(ROOT)) for m in seen} - {"src/tilescan/__init__.py"}
 
 
 @pytest.mark.parametrize("name", sorted(STAGES))
@@ -39,5 +35,11 @@ def test_stage_declares_exactly_its_code(name):
     assert stage["cmd"] == f"python stages/{name}.py"
     declared = {d for d in stage["deps"] if d.startswith("src/")}
     assert script in stage["deps"]
-    actual = library_modules(ROOT / script)
+    actual = library_files(ROOT / script)
     assert declared == actual, f"{name}: add {sorted(actual - declared)}, remove {sorted(declared - actual)}"
+
+
+def test_a_package_import_reaches_its_init_and_what_it_re_exports():
+    files = library_files(ROOT / "stages/prepare.py")
+    assert {"src/tilescan/readers/__init__.py", "src/tilescan/readers/_types.py", "src/tilescan/readers/npy.py",
+            "src/tilescan/readers/tfrecord.py", "src/tilescan/readers/png_csv.py"} <= files

@@ -3,9 +3,10 @@ changed, and `dvc status` clean afterwards."""
 import json
 
 import pandas as pd
+import pytest
 import yaml
 
-from conftest import dvc
+from helpers import dvc
 
 EXPECTED_STAGES = {"synthesize", "prepare", "train_autoencoder", "encode", "scale", "dbscan", "knn_report",
                    "evaluate"}
@@ -22,6 +23,7 @@ def changed_outputs(before: str, after: str) -> list[str]:
     return sorted(path for path in old.keys() | new.keys() if old.get(path) != new.get(path))
 
 
+@pytest.mark.slow
 def test_every_stage_ran_and_wrote_its_outputs(pipeline_repo):
     lock = yaml.safe_load((pipeline_repo / "dvc.lock").read_text())
     assert EXPECTED_STAGES <= set(lock["stages"])
@@ -37,6 +39,7 @@ def test_every_stage_ran_and_wrote_its_outputs(pipeline_repo):
     assert train["epochs_run"] == 2
 
 
+@pytest.mark.slow
 def test_each_query_is_its_own_first_neighbour(pipeline_repo):
     knn = pd.read_csv(pipeline_repo / "reports/knn.csv")
     firsts = knn[knn["rank"] == 0]
@@ -44,6 +47,7 @@ def test_each_query_is_its_own_first_neighbour(pipeline_repo):
     assert (knn.groupby("query")["distance"].apply(lambda d: d.is_monotonic_increasing)).all()
 
 
+@pytest.mark.slow
 def test_forced_rerun_is_byte_identical_and_status_clean(pipeline_repo):
     before = (pipeline_repo / "dvc.lock").read_text()
     dvc("repro", "-f", cwd=pipeline_repo)
@@ -59,6 +63,7 @@ def test_changed_outputs_names_what_differs():
     assert changed_outputs(lock, lock.replace("'2'", "'3'")) == ["y"]
 
 
+@pytest.mark.slow
 def test_experiment_on_eps_reruns_only_downstream(pipeline_repo):
     result = dvc("exp", "run", "-S", "dbscan.eps=1.5", cwd=pipeline_repo)
     for stage in ("synthesize", "prepare", "train_autoencoder", "encode", "scale"):

@@ -1,8 +1,7 @@
 """prepare: resize, black rule, streaming .npy writing, and the parallel map it runs on."""
 import numpy as np
-import pandas as pd
-from PIL import Image
 
+from helpers import write_png_csv
 from tilescan.parallel import chunked_map
 from tilescan.prepare import PrepareConfig, black_fraction, prepare_split, resize_tile
 
@@ -18,14 +17,10 @@ def test_black_fraction_and_resize():
 
 
 def write_dataset(root, n=12):
-    (root / "train_images").mkdir(parents=True)
-    (root / "test_images").mkdir()
-    rows = []
-    for i in range(n):
-        value = 0 if i % 4 == 0 else 120  # every fourth tile black
-        Image.fromarray(np.full((30, 30), value, np.uint8)).save(root / "train_images" / f"c{i}.png")
-        rows.append((f"c{i}", 0 if i % 3 else 2, 0 if i % 3 else 1))
-    pd.DataFrame(rows, columns=["id", "class", "normal_class"]).to_csv(root / "training_data.csv")
+    """A png_csv train split of n 30 x 30 tiles: every fourth one black, every third one of class 2."""
+    rows = [(f"c{i}", 0 if i % 3 else 2) for i in range(n)]
+    write_png_csv(root, train=rows, test=None,
+                  pixels=lambda _, i, tile_id: np.full((30, 30), 0 if i % 4 == 0 else 120, np.uint8))
     return rows
 
 
@@ -33,7 +28,7 @@ def test_prepare_split_keeps_class_and_drops_black(tmp_path):
     rows = write_dataset(tmp_path / "raw")
     config = PrepareConfig(img_size=8, keep_class=0, black_level=20, max_black_fraction=0.9, workers=2)
     result = prepare_split(tmp_path / "raw", "png_csv", "train", config, tmp_path / "train.npy")
-    class0 = [tile_id for tile_id, label, _ in rows if label == 0]
+    class0 = [tile_id for tile_id, label in rows if label == 0]
     assert [r.id for r in result.kept] + [r.id for r in result.black] != []
     assert sorted(r.id for r in result.kept + result.black) == sorted(class0)
     assert all(int(r.id[1:]) % 4 == 0 for r in result.black) and result.black

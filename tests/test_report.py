@@ -15,11 +15,11 @@ import pytest
 import yaml
 from PIL import Image
 
-from tilescan import paths
+from tilescan import artifacts
+from tilescan.artifacts import LOSS_FILES, METRICS_FILES
 from tilescan.errors import TilescanError
-from tilescan.report import (LOSS_FILES, METRICS_FILES, ReportInputs, ReportSettings, cluster_sample, cluster_sizes,
-                             flatten, spread, truth_frame)
-from tilescan.report_html import build_report
+from tilescan.report import ReportInputs, ReportSettings, build_report
+from tilescan.report.inputs import cluster_sample, cluster_sizes, flatten, spread, truth_frame
 
 ROOT = Path(__file__).resolve().parents[1]
 SECTIONS = ["flagged", "truth", "neighbours", "map", "clusters", "reconstruction", "training", "dataset", "metrics"]
@@ -93,7 +93,7 @@ def make_inputs(queries=("t3", "t25"), truth: bool = True, n: int = 40) -> Repor
         flagged=pd.DataFrame({"id": ids, "score": score, "flagged": flagged, "cluster": labels}),
         knn=knn if queries else knn.iloc[:0], queries=list(queries),
         reconstructions=255 - tiles[query_rows] if queries else np.zeros((0, SIDE, SIDE), np.uint8),
-        recon_error=np.full(n, 0.5), metrics={str(paths.METRICS / f"{k}.json"): v for k, v in metrics.items()},
+        recon_error=np.full(n, 0.5), metrics={str(METRICS_FILES[k]): v for k, v in metrics.items()},
         train_loss=pd.DataFrame({"step": [0, 1], "loss": [0.7, 0.6]}),
         val_loss=pd.DataFrame({"step": [0, 1], "loss": [0.72, 0.65]}),
         truth=(pd.DataFrame({"id": ids + ["d0"], "annotation": [int(i in annotated) for i in ids + ["d0"]]})
@@ -162,7 +162,7 @@ def test_clusters_and_noise_galleries(full_page):
 
 def test_metrics_table_lists_every_file_flattened(full_page):
     text, _ = full_page
-    for path in METRICS_FILES:
+    for path in METRICS_FILES.values():
         assert str(path) in text
     assert "splits.train.dropped_black" in text and "query_clusters.t3" in text and "12, 8" in text
 
@@ -235,10 +235,10 @@ def test_report_stage_deps_cover_every_file_it_reads():
     stages = dvc_yaml["stages"]
     declared_metrics = {next(iter(m)) if isinstance(m, dict) else m
                         for stage in stages.values() for m in stage.get("metrics", [])}
-    assert {str(p) for p in METRICS_FILES} == declared_metrics, "report.METRICS_FILES: every stage's metrics"
+    assert {str(p) for p in METRICS_FILES.values()} == declared_metrics, "METRICS_FILES: every stage's metrics"
     deps = set(stages["report"]["deps"])
-    reads = {*map(str, METRICS_FILES), *map(str, LOSS_FILES.values()), str(paths.FLAGGED), "reports/knn.csv",
-             "reports/pr_curve.csv", "data/prepared", "data/scaled/latents.npy", "data/clusters/labels.npy",
-             "data/encoded/recon_error.npy", str(paths.MODEL_WEIGHTS)}
+    reads = {*map(str, METRICS_FILES.values()), *map(str, LOSS_FILES.values()), str(artifacts.FLAGGED),
+             "reports/knn.csv", "reports/pr_curve.csv", "data/prepared", "data/scaled/latents.npy",
+             "data/clusters/labels.npy", "data/encoded/recon_error.npy", str(artifacts.MODEL_WEIGHTS)}
     assert reads <= deps, f"missing deps: {sorted(reads - deps)}"
     assert stages["report"]["outs"] == ["reports/index.html"]

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import ROOT, dvc, set_params
+from helpers import ROOT, dvc, set_params
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -90,7 +90,7 @@ def test_unsupervised_report_without_ground_truth_renders(pipeline_repo, browser
     """The same run with no query tiles and no labels CSV: those sections say so, the page still renders."""
     repo = tmp_path / "unsupervised"
     shutil.copytree(pipeline_repo, repo, symlinks=True)
-    set_params(repo, {"knn_report": {"queries": []}, "data": {"labels_csv": ""}})
+    set_params(repo, {"knn_report.queries": [], "data.labels_csv": ""})
     dvc("repro", cwd=repo)
     result = render(browser, repo / "reports/index.html", ARTIFACTS / "report-unsupervised.png")
     check_rendered(result)

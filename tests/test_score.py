@@ -4,8 +4,15 @@ import pytest
 
 from tilescan.errors import TilescanError
 from tilescan.features import FEATURE_NAMES
-from tilescan.score import (EVIDENCE, baseline_scores, check_method, check_threshold, percentile_rank,
-                            text_evidence, tilescan_scores)
+from tilescan.score import (
+    EVIDENCE,
+    baseline_scores,
+    check_method,
+    check_threshold,
+    percentile_rank,
+    text_evidence,
+    tilescan_scores,
+)
 
 NAMES = list(FEATURE_NAMES)
 

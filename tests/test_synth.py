@@ -9,11 +9,17 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from tilescan import synth_text
 from tilescan.errors import TilescanError
-from tilescan.synth import (ANNOTATION_KINDS, NOTEBOOK_QUERY_KINDS, TilePlan, plan_tile, render_tile,
-                            synthesize)
-from tilescan.synth_text import lettering_style
+from tilescan.synth import (
+    ANNOTATION_KINDS,
+    NOTEBOOK_QUERY_KINDS,
+    TilePlan,
+    lettering,
+    lettering_style,
+    plan_tile,
+    render_tile,
+    synthesize,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 N_TRAIN, N_TEST, SEED = 60, 20, 7
@@ -129,7 +135,7 @@ def test_holdout_style_uses_other_fonts_words_and_angles():
 
 
 def test_missing_holdout_fonts_say_how_to_install_them(tmp_path, monkeypatch):
-    monkeypatch.setattr(synth_text, "LIBERATION_DIR", tmp_path)
+    monkeypatch.setattr(lettering, "LIBERATION_DIR", tmp_path)
     with pytest.raises(TilescanError, match="LiberationSans-Bold.ttf.*apt-get install fonts-liberation"):
         lettering_style("holdout")
 

@@ -14,6 +14,9 @@ def test_batches_cover_every_tile_in_order_with_channels():
 
 def test_shuffle_is_seeded():
     tiles = np.arange(50, dtype=np.uint8).reshape(50, 1, 1).repeat(2, 1).repeat(2, 2)
-    order = lambda seed: np.concatenate([b.numpy()[:, 0, 0, 0] for b in tile_dataset(tiles, 8, 1, seed)])
+
+    def order(seed):
+        return np.concatenate([b.numpy()[:, 0, 0, 0] for b in tile_dataset(tiles, 8, 1, seed)])
+
     assert np.array_equal(order(3), order(3)) and not np.array_equal(order(3), order(4))
     assert sorted((order(3) * 255).round().astype(int)) == list(range(50))

@@ -20,7 +20,8 @@ def staged_outputs(*paths: str | os.PathLike) -> Iterator[list[Path]]:
     """Yield one temporary path per output; rename all into place on success, delete all on failure.
 
     The temporary paths sit beside their targets (same file system, so the rename is atomic) and keep the
-    target's name as a suffix, so libraries that look at extensions (.weights.h5) behave. Directories are supported: create them.
+    target's name as a suffix, so libraries that look at extensions (.weights.h5) behave. Directories are
+    supported: create them.
     """
     targets = [Path(p) for p in paths]
     temps = [t.with_name(f".tmp-{os.getpid()}.{t.name}") for t in targets]

@@ -10,6 +10,7 @@ from sklearn.cluster import DBSCAN
 from sklearn.neighbors import KDTree, NearestNeighbors
 from sklearn.preprocessing import StandardScaler
 
+from tilescan import artifacts
 from tilescan.errors import TilescanError
 
 NOISE = -1
@@ -20,7 +21,7 @@ NOISE = -1
 def fit_scaler(latents: np.ndarray) -> StandardScaler:
     """A StandardScaler fitted on the latents; NaN or infinite latents are refused."""
     if not np.isfinite(latents).all():
-        raise TilescanError("data/encoded/latents.npy: contains NaN or infinite values")
+        raise TilescanError(f"{artifacts.ENCODED_LATENTS}: contains NaN or infinite values")
     return StandardScaler().fit(latents)
 
 
@@ -70,13 +71,6 @@ def check_min_samples(min_samples) -> int:
     if isinstance(min_samples, bool) or not isinstance(min_samples, int) or min_samples < 1:
         raise TilescanError(f"dbscan.min_samples must be an integer >= 1, got {min_samples!r}")
     return min_samples
-
-
-def check_aligned(n_rows: int, n_index: int, path: str) -> None:
-    """An array must have one row per prepared tile."""
-    if n_rows != n_index:
-        raise TilescanError(f"{path} has {n_rows} rows but data/prepared/index.csv lists {n_index} tiles: "
-                            "re-run the upstream stages (dvc repro)")
 
 
 def run_dbscan(points: np.ndarray, eps: float, min_samples: int, metric: str) -> np.ndarray:

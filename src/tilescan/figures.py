@@ -8,6 +8,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 
 STABLE_PNG_METADATA = {"Software": None}
 
@@ -34,3 +35,14 @@ def tile_grid(rows: list[list[np.ndarray]], titles: list[list[str]], row_labels:
                             ha="right", va="center", fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def neighbour_grid(knn: pd.DataFrame, read_tile, ids: list[str]):
+    """The neighbour grid of a knn table (query, rank, neighbour, distance; k rows per query, in order): one
+    row of tiles per query, each titled with its id and distance. read_tile: position in ids -> uint8 tile."""
+    position = {tile_id: i for i, tile_id in enumerate(ids)}
+    k = int(knn["rank"].max()) + 1 if len(knn) else 1
+    blocks = [knn.iloc[start:start + k] for start in range(0, len(knn), k)]
+    return tile_grid([[read_tile(position[n]) for n in block["neighbour"]] for block in blocks],
+                     [[f"{n}\nd={d:.2f}" for n, d in zip(block["neighbour"], block["distance"])] for block in blocks],
+                     row_labels=[block["query"].iloc[0] for block in blocks])

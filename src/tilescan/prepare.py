@@ -6,12 +6,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from skimage.transform import resize
 from tqdm import tqdm
 
+from tilescan.artifacts import SPLITS, split_file
 from tilescan.errors import TilescanError
-from tilescan.io import TileRef, count_tiles, iter_tiles
 from tilescan.parallel import chunked_map
+from tilescan.readers import TileRef, count_tiles, iter_tiles, list_splits
 
 
 @dataclass(frozen=True)
@@ -90,3 +92,30 @@ def _rows_to_npy(raw_rows: Path, out_npy: Path, n: int, img_size: int) -> None:
     with open(out_npy, "wb") as out, open(raw_rows, "rb") as rows:
         np.lib.format.write_array_header_1_0(out, header)
         shutil.copyfileobj(rows, out, length=1 << 22)
+
+
+def prepare_dataset(raw_dir: Path, fmt: str, config: PrepareConfig, out_dir: Path
+                    ) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """Prepare the train and val splits of raw_dir into out_dir/<split>.npy; return (index, dropped, metrics):
+    index lists the kept tiles (id, filename, split, row), dropped the others (id, filename, split, reason)."""
+    splits = list_splits(raw_dir, fmt)
+    index_rows, dropped_rows, counts = [], [], {}
+    for split in SPLITS:
+        if split not in splits:
+            raise TilescanError(f"data.raw_dir: {raw_dir} has no {split} split (format {fmt})")
+        result = prepare_split(raw_dir, fmt, split, config, out_dir / split_file(split).name)
+        if not result.kept:
+            raise TilescanError(f"data.raw_dir: no {split} tiles of class {config.keep_class} left after "
+                                f"dropping {len(result.black)} mostly-black and {len(result.skipped)} "
+                                "unreadable tiles (check prepare.keep_class / prepare.max_black_fraction)")
+        index_rows += [(ref.id, ref.filename, split, row) for row, ref in enumerate(result.kept)]
+        dropped_rows += [(ref.id, ref.filename, split, "black") for ref in result.black]
+        dropped_rows += [(ref.id, ref.filename, split, "unreadable") for ref in result.skipped]
+        counts[split] = {"read": len(result.kept) + len(result.black) + len(result.skipped),
+                         "kept": len(result.kept), "dropped_black": len(result.black),
+                         "skipped_unreadable": len(result.skipped)}
+    index = pd.DataFrame(index_rows, columns=["id", "filename", "split", "row"])
+    dropped = pd.DataFrame(dropped_rows, columns=["id", "filename", "split", "reason"])
+    skipped = [row[0] for row in dropped_rows if row[3] == "unreadable"]
+    metrics = {"format": fmt, "img_size": config.img_size, "splits": counts, "skipped_ids": skipped}
+    return index, dropped, metrics

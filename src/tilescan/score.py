@@ -5,19 +5,21 @@ tilescan's method. Burned-in lettering is made of bright, thin, high-contrast st
 grouped into words, which breast tissue, film edges and scattered dust are not. `text_evidence` ranks tiles
 by four such statistics (averaged percentile ranks, so no unit or scale needs tuning). With query tiles, a
 logistic regression on all image statistics learns what the known annotation tiles share, against the half of
-the tiles with the least evidence as negatives; its rank makes up a third of the score. A tile is flagged when its score reaches
-`flag_threshold` AND it shows at least one stroke-like component, so a dataset without lettering gets
+the tiles with the least evidence as negatives; its rank makes up a third of the score. A tile is flagged when its
+score reaches `flag_threshold` AND it shows at least one stroke-like component, so a dataset without lettering gets
 (almost) nothing flagged however the ranks fall. Query tiles are always flagged.
 """
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 from scipy.stats import rankdata
 from sklearn.linear_model import LogisticRegression
 from sklearn.neighbors import NearestNeighbors
 from sklearn.preprocessing import StandardScaler
 
-from tilescan.cluster import NOISE
+from tilescan import artifacts
+from tilescan.cluster import NOISE, nearest_neighbours
 from tilescan.errors import TilescanError
 
 METHODS = ("baseline", "tilescan")
@@ -71,7 +73,7 @@ def text_evidence(features: np.ndarray, names: list[str]) -> np.ndarray:
     """Mean percentile rank of the stroke statistics in EVIDENCE: high = looks like lettering."""
     missing = [name for name in EVIDENCE if name not in names]
     if missing:
-        raise TilescanError(f"data/features/names.json lacks {', '.join(missing)}: re-run the features stage")
+        raise TilescanError(f"{artifacts.FEATURE_NAMES_FILE} lacks {', '.join(missing)}: re-run the features stage")
     return np.mean([percentile_rank(features[:, names.index(name)]) for name in EVIDENCE], axis=0)
 
 
@@ -99,3 +101,32 @@ def tilescan_scores(features: np.ndarray, names: list[str], query_rows: np.ndarr
     flagged = (score >= threshold) & (features[:, names.index("stroke_components")] > 0)
     flagged[query_rows] = True  # the user says these show annotations
     return score, flagged
+
+
+# --- the knn_report stage's tables -------------------------------------------------------------------
+
+def knn_report(ids: list[str], points: np.ndarray, labels: np.ndarray, features: np.ndarray, names: list[str],
+               query_rows: np.ndarray, method: str, k: int, threshold: float, min_samples: int, seed: int
+               ) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """(flagged, knn, summary): every tile's score and flag by `method` (id, score, flagged, cluster; highest
+    score first), each query's k nearest tiles in latent space (query, rank, neighbour, distance; the query
+    itself first) and the stage's metrics."""
+    check_method(method)
+    distances, neighbours = (nearest_neighbours(points, query_rows, k) if len(query_rows)
+                             else (np.zeros((0, 0)), np.zeros((0, 0), dtype=np.int64)))
+    if method == "baseline":
+        score, flagged = baseline_scores(points, labels, query_rows, neighbours, min_samples)
+    else:
+        score, flagged = tilescan_scores(features, names, query_rows, threshold, seed)
+    flagged_frame = pd.DataFrame({"id": ids, "score": score.round(6), "flagged": flagged.astype(int),
+                                  "cluster": labels}).sort_values(["score", "id"], ascending=[False, True],
+                                                                  kind="stable")
+    # distances unrounded (the grid's titles round them); the CSV keeps 6 decimals
+    knn = pd.DataFrame([(ids[q], rank, ids[n], float(d))
+                        for q, row_n, row_d in zip(query_rows, neighbours, distances)
+                        for rank, (n, d) in enumerate(zip(row_n, row_d))],
+                       columns=["query", "rank", "neighbour", "distance"])
+    summary = {"method": method, "k": int(k), "n_queries": int(len(query_rows)), "n_tiles": len(ids),
+               "n_flagged": int(flagged.sum()), "flag_threshold": threshold,
+               "queries_self_first": bool(all(row[0] == q for q, row in zip(query_rows, neighbours)))}
+    return flagged_frame, knn, summary

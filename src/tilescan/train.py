@@ -63,7 +63,8 @@ def make_strategy(name: str):
         # Tried with two workers on one host: fit fails in Keras's own cross-worker reductions of the batch
         # and of the logged loss, whatever the model.
         raise TilescanError(f"train_autoencoder.strategy multi_worker: Model.fit in Keras {keras.__version__} "
-                            "cannot train under MultiWorkerMirroredStrategy (it fails in Keras's cross-worker reductions); "
+                            "cannot train under MultiWorkerMirroredStrategy "
+                            "(it fails in Keras's cross-worker reductions); "
                             "use mirrored (all GPUs of one machine)")
     gpus = tf.config.list_logical_devices("GPU")
     if name == "auto":

@@ -1,7 +1,7 @@
 """Properties of the PNG reader: every mode and bit depth becomes the expected 2-D uint8; damage is a TilescanError."""
 from __future__ import annotations
 
-import io as bytes_io
+import io
 from fractions import Fraction
 
 import numpy as np
@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from tilescan import io
+from tilescan import readers
 from tilescan.errors import TilescanError
 
 FAST = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -52,7 +52,7 @@ def expected_gray(image: Image.Image) -> np.ndarray:
 
 
 def png_bytes(image: Image.Image) -> bytes:
-    buffer = bytes_io.BytesIO()
+    buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     return buffer.getvalue()
 
@@ -62,7 +62,7 @@ def png_bytes(image: Image.Image) -> bytes:
 def test_png_round_trip_gives_the_expected_gray(tmp_path, image):
     path = tmp_path / "tile.png"
     path.write_bytes(png_bytes(image))
-    gray = io.read_png(path)
+    gray = readers.read_png(path)
     assert gray.dtype == np.uint8 and gray.shape == (image.height, image.width)
     assert np.array_equal(gray, expected_gray(image))
 
@@ -72,7 +72,7 @@ def test_png_round_trip_gives_the_expected_gray(tmp_path, image):
 def test_uniform_16_bit_png_maps_to_rounded_scaled_value(tmp_path, value, height, width):
     path = tmp_path / "tile16.png"
     Image.fromarray(np.full((height, width), value, np.uint16)).save(path)
-    assert np.all(io.read_png(path) == round(Fraction(value * 255, 65535)))
+    assert np.all(readers.read_png(path) == round(Fraction(value * 255, 65535)))
 
 
 @st.composite
@@ -93,7 +93,7 @@ def test_damaged_png_reads_as_an_image_or_raises_tilescan_error_naming_it(tmp_pa
     path = tmp_path / "damaged.png"
     path.write_bytes(data)
     try:
-        gray = io.read_png(path)
+        gray = readers.read_png(path)
     except TilescanError as exc:
         assert str(exc).startswith(f"{path}: ")
     else:

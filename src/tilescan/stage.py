@@ -1,4 +1,5 @@
-"""What every stage script shares: reading params.yaml and turning bad input into a one-line error."""
+"""What every stage script shares: reading params.yaml (and the parameter bundles several stages read the same
+way) and turning bad input into a one-line error."""
 from __future__ import annotations
 
 import sys
@@ -68,3 +69,13 @@ def run_stage(main: Callable[[dict[str, Any]], str]) -> None:
         traceback.print_exc()
         sys.exit(2)
     print(summary)
+
+
+def model_shape(params: dict) -> dict:
+    """build_autoencoder's keyword arguments, as train_autoencoder, encode and report all need them."""
+    filters = param(params, "train_autoencoder.filters", list)
+    if not all(isinstance(f, int) and not isinstance(f, bool) for f in filters):
+        raise TilescanError(f"train_autoencoder.filters must be a list of integers, got {filters!r}")
+    return {"img_size": param(params, "common.img_size", int), "channels": param(params, "common.channels", int),
+            "filters": filters, "dense_units": param(params, "train_autoencoder.dense_units", int),
+            "latent_dim": param(params, "train_autoencoder.latent_dim", int)}

@@ -16,7 +16,7 @@ from scipy import ndimage
 
 from tilescan.errors import require
 from tilescan.parallel import chunked_map
-from tilescan.synth_text import TEXT_KINDS, LetteringStyle, draw_label_strip, draw_text, lettering_style
+from tilescan.synth.lettering import TEXT_KINDS, LetteringStyle, draw_label_strip, draw_text, lettering_style
 
 SPLIT_CODES = {"train": 0, "test": 1}
 CLASS_PROBABILITIES = (0.70, 0.075, 0.075, 0.075, 0.075)  # normal, benign/malignant calcification/mass

@@ -9,9 +9,10 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from tilescan import io
+from helpers import write_png_csv
+from tilescan import readers
 from tilescan.errors import TilescanError
-from tilescan.io import TileRef
+from tilescan.readers import TileRef
 
 
 def tile(value: int, side: int = 5) -> np.ndarray:
@@ -20,41 +21,31 @@ def tile(value: int, side: int = 5) -> np.ndarray:
 
 
 def ids_and_images(raw_dir, fmt, split, keep_class=None, **kwargs):
-    return [(ref, image) for ref, image in io.iter_tiles(raw_dir, fmt, split, keep_class, **kwargs)]
+    return [(ref, image) for ref, image in readers.iter_tiles(raw_dir, fmt, split, keep_class, **kwargs)]
 
 
 def read_error(raw_dir, fmt, split="train", **kwargs) -> str:
     with pytest.raises(TilescanError) as caught:
-        list(io.iter_tiles(raw_dir, fmt, split, None, **kwargs))
+        list(readers.iter_tiles(raw_dir, fmt, split, None, **kwargs))
     return str(caught.value)
 
 
 # ---- png_csv ----------------------------------------------------------------------------------------------
 
-def write_png_csv(raw_dir: Path, train: list[tuple[str, int]], test: list[tuple[str, int]] | None = None,
-                  index: bool = True) -> None:
-    """The notebook's layout: pandas.to_csv with its index column, PNGs named by id."""
-    for rows, csv, image_dir in ((train, "training_data.csv", "train_images"), (test, "test_data.csv", "test_images")):
-        if rows is None:
-            continue
-        (raw_dir / image_dir).mkdir(parents=True, exist_ok=True)
-        frame = pd.DataFrame({"id": [r[0] for r in rows], "class": [r[1] for r in rows]})
-        if csv == "training_data.csv":
-            frame["normal_class"] = (frame["class"] == 0).astype(int)
-        frame.to_csv(raw_dir / csv, index=index)
-        for n, (tile_id, _) in enumerate(rows):
-            Image.fromarray(tile(10 * n + len(tile_id))).save(raw_dir / image_dir / f"{tile_id}.png")
+def pattern(split_number: int, row: int, tile_id: str) -> np.ndarray:
+    """write_png_csv's pixels: a distinct tile per row, so a mix-up shows."""
+    return tile(10 * row + len(tile_id))
 
 
 @pytest.fixture
 def png_dir(tmp_path):
-    write_png_csv(tmp_path, train=[("c3", 0), ("c1", 1), ("c2", 0)], test=[("t1", 0), ("t2", 2)])
+    write_png_csv(tmp_path, train=[("c3", 0), ("c1", 1), ("c2", 0)], test=[("t1", 0), ("t2", 2)], pixels=pattern)
     return tmp_path
 
 
 def test_png_csv_streams_rows_in_csv_order_with_their_pixels(png_dir):
-    assert io.detect_format(png_dir) == "png_csv"
-    assert io.list_splits(png_dir, "png_csv") == ["train", "val"]
+    assert readers.detect_format(png_dir) == "png_csv"
+    assert readers.list_splits(png_dir, "png_csv") == ["train", "val"]
     tiles = ids_and_images(png_dir, "png_csv", "train", keep_class=0)
     assert [ref for ref, _ in tiles] == [TileRef("c3", "train_images/c3.png", "train", 0),
                                          TileRef("c2", "train_images/c2.png", "train", 0)]
@@ -63,25 +54,25 @@ def test_png_csv_streams_rows_in_csv_order_with_their_pixels(png_dir):
     val = ids_and_images(png_dir, "png_csv", "val")
     assert [(r.id, r.filename, r.split, r.label) for r, _ in val] == [
         ("t1", "test_images/t1.png", "val", 0), ("t2", "test_images/t2.png", "val", 2)]
-    assert io.count_tiles(png_dir, "png_csv", "train", 0) == 2
-    assert io.count_tiles(png_dir, "png_csv", "train", None) == 3
-    assert io.count_tiles(png_dir, "png_csv", "val", 2) == 1
+    assert readers.count_tiles(png_dir, "png_csv", "train", 0) == 2
+    assert readers.count_tiles(png_dir, "png_csv", "train", None) == 3
+    assert readers.count_tiles(png_dir, "png_csv", "val", 2) == 1
 
 
 def test_png_csv_without_index_column_with_extra_columns_and_train_only(tmp_path):
-    write_png_csv(tmp_path, train=[("a", 0), ("b", 1)], index=False)
+    write_png_csv(tmp_path, train=[("a", 0), ("b", 1)], test=None, index=False, pixels=pattern)
     frame = pd.read_csv(tmp_path / "training_data.csv").assign(notes="x")
     frame[["notes", "class", "id"]].to_csv(tmp_path / "training_data.csv", index=False)
-    assert io.list_splits(tmp_path, "png_csv") == ["train"]
+    assert readers.list_splits(tmp_path, "png_csv") == ["train"]
     assert [(r.id, r.label) for r, _ in ids_and_images(tmp_path, "png_csv", "train")] == [("a", 0), ("b", 1)]
     with pytest.raises(TilescanError, match="split 'val'"):
-        io.iter_tiles(tmp_path, "png_csv", "val", None)
+        readers.iter_tiles(tmp_path, "png_csv", "val", None)
 
 
 def test_png_csv_tiles_of_any_bit_depth_and_mode_come_out_gray8(png_dir):
     Image.fromarray(np.full((3, 4), 65535 // 3, np.uint16)).save(png_dir / "train_images" / "c1.png")
     Image.fromarray(np.full((2, 2, 3), (255, 0, 0), np.uint8)).convert("P").save(png_dir / "train_images" / "c2.png")
-    images = {ref.id: image for ref, image in io.iter_tiles(png_dir, "png_csv", "train", None)}
+    images = {ref.id: image for ref, image in readers.iter_tiles(png_dir, "png_csv", "train", None)}
     assert images["c1"].tolist() == [[85] * 4] * 3
     assert images["c2"].tolist() == [[76, 76]] * 2  # 0.299 * 255
 
@@ -120,8 +111,8 @@ def test_unreadable_png_stops_naming_the_file_or_is_skipped(png_dir, damage, exp
 ])
 def test_bad_csv_names_the_file_and_the_culprit(png_dir, csv_text, expected):
     (png_dir / "training_data.csv").write_text(csv_text)
-    for call in (lambda: list(io.iter_tiles(png_dir, "png_csv", "train", None)),
-                 lambda: io.count_tiles(png_dir, "png_csv", "train", None)):
+    for call in (lambda: list(readers.iter_tiles(png_dir, "png_csv", "train", None)),
+                 lambda: readers.count_tiles(png_dir, "png_csv", "train", None)):
         with pytest.raises(TilescanError) as caught:
             call()
         assert str(caught.value).startswith(str(png_dir / "training_data.csv"))
@@ -129,7 +120,7 @@ def test_bad_csv_names_the_file_and_the_culprit(png_dir, csv_text, expected):
 
 
 def test_an_id_in_both_splits_is_an_error(tmp_path):
-    write_png_csv(tmp_path, train=[("c1", 0), ("c2", 0)], test=[("c2", 0)])
+    write_png_csv(tmp_path, train=[("c1", 0), ("c2", 0)], test=[("c2", 0)], pixels=pattern)
     message = read_error(tmp_path, "png_csv", split="val")
     assert "test_data.csv: id 'c2' is also listed in" in message and "training_data.csv" in message
 
@@ -138,29 +129,29 @@ def test_an_id_in_both_splits_is_an_error(tmp_path):
 
 def test_missing_raw_dir_is_named_by_every_entry_point(tmp_path):
     missing = tmp_path / "nope"
-    for call in (lambda: io.detect_format(missing), lambda: io.list_splits(missing, "npy"),
-                 lambda: io.iter_tiles(missing, "png_csv", "train", 0),
-                 lambda: io.count_tiles(missing, "tfrecord", "train", 0)):
+    for call in (lambda: readers.detect_format(missing), lambda: readers.list_splits(missing, "npy"),
+                 lambda: readers.iter_tiles(missing, "png_csv", "train", 0),
+                 lambda: readers.count_tiles(missing, "tfrecord", "train", 0)):
         with pytest.raises(TilescanError, match=f"data.raw_dir: {missing} does not exist"):
             call()
 
 
 def test_bad_arguments_are_refused_before_any_file_is_read(png_dir, tmp_path):
     with pytest.raises(TilescanError, match="data.format: .*'auto'"):
-        io.iter_tiles(png_dir, "auto", "train", 0)
+        readers.iter_tiles(png_dir, "auto", "train", 0)
     with pytest.raises(TilescanError, match="data.format"):
-        io.count_tiles(png_dir, "jpeg", "train", 0)
+        readers.count_tiles(png_dir, "jpeg", "train", 0)
     with pytest.raises(TilescanError, match="prepare.on_unreadable"):
-        io.iter_tiles(png_dir, "png_csv", "train", 0, on_unreadable="ignore")
+        readers.iter_tiles(png_dir, "png_csv", "train", 0, on_unreadable="ignore")
     with pytest.raises(TilescanError, match="prepare.keep_class"):
-        io.iter_tiles(png_dir, "png_csv", "train", "0")
+        readers.iter_tiles(png_dir, "png_csv", "train", "0")
     with pytest.raises(TilescanError, match="split 'test'"):
-        io.iter_tiles(png_dir, "png_csv", "test", 0)
+        readers.iter_tiles(png_dir, "png_csv", "test", 0)
     with pytest.raises(TilescanError, match="holds no npy dataset"):
-        io.list_splits(png_dir, "npy")
+        readers.list_splits(png_dir, "npy")
     (tmp_path / "empty").mkdir()
     with pytest.raises(TilescanError, match=r"no known dataset layout \(looked for \*.tfrecords, training_data.csv"):
-        io.detect_format(tmp_path / "empty")
+        readers.detect_format(tmp_path / "empty")
 
 
 # ---- to_gray8 ---------------------------------------------------------------------------------------------
@@ -168,27 +159,27 @@ def test_bad_arguments_are_refused_before_any_file_is_read(png_dir, tmp_path):
 def test_16_bit_values_are_scaled_and_rounded_not_truncated():
     values = np.arange(65536, dtype=np.uint16).reshape(256, 256)
     expected = np.array([round(Fraction(v * 255, 65535)) for v in range(65536)], dtype=np.uint8)
-    assert np.array_equal(io.to_gray8(values).ravel(), expected)
+    assert np.array_equal(readers.to_gray8(values).ravel(), expected)
 
 
 def test_rgb_is_pil_luma_and_alpha_is_ignored():
     rgba = np.random.default_rng(0).integers(0, 256, (9, 7, 4), dtype=np.uint8)
     luma = np.asarray(Image.fromarray(rgba[:, :, :3]).convert("L"))
-    assert np.array_equal(io.to_gray8(rgba[:, :, :3]), luma)
-    assert np.array_equal(io.to_gray8(rgba), luma)
-    assert np.array_equal(io.to_gray8(rgba[:, :, :2]), rgba[:, :, 0])
-    assert np.array_equal(io.to_gray8(rgba[:, :, :1]), rgba[:, :, 0])
+    assert np.array_equal(readers.to_gray8(rgba[:, :, :3]), luma)
+    assert np.array_equal(readers.to_gray8(rgba), luma)
+    assert np.array_equal(readers.to_gray8(rgba[:, :, :2]), rgba[:, :, 0])
+    assert np.array_equal(readers.to_gray8(rgba[:, :, :1]), rgba[:, :, 0])
 
 
 def test_other_pixel_types():
-    assert io.to_gray8(np.array([[True, False]])).tolist() == [[255, 0]]
-    assert io.to_gray8(np.array([[0.0, 0.5, 1.0]])).tolist() == [[0, 128, 255]]
-    assert io.to_gray8(Image.new("I;16", (2, 1), 65535)).tolist() == [[255, 255]]
+    assert readers.to_gray8(np.array([[True, False]])).tolist() == [[255, 0]]
+    assert readers.to_gray8(np.array([[0.0, 0.5, 1.0]])).tolist() == [[0, 128, 255]]
+    assert readers.to_gray8(Image.new("I;16", (2, 1), 65535)).tolist() == [[255, 255]]
     for bad, message in ((np.zeros((2, 2), np.int64), "unsupported pixel type int64"),
                          (np.full((2, 2), 2.0), r"float pixels must lie in \[0, 1\]"),
                          (np.zeros((2, 2, 5), np.uint8), "got shape"), (np.zeros((0, 3), np.uint8), "empty")):
         with pytest.raises(TilescanError, match=message):
-            io.to_gray8(bad)
+            readers.to_gray8(bad)
 
 
 # ---- npy --------------------------------------------------------------------------------------------------
@@ -202,21 +193,21 @@ def write_npy_pair(raw_dir: Path, prefix: str, labels: list[int], side: int = 5,
 def test_npy_maps_cv10_to_train_and_test10_to_val(tmp_path):
     write_npy_pair(tmp_path, "cv10", [0, 3, 0])
     write_npy_pair(tmp_path, "test10", [4, 0], channel_axis=False)
-    assert io.detect_format(tmp_path) == "npy"
-    assert io.list_splits(tmp_path, "npy") == ["train", "val"]
+    assert readers.detect_format(tmp_path) == "npy"
+    assert readers.list_splits(tmp_path, "npy") == ["train", "val"]
     train = ids_and_images(tmp_path, "npy", "train", keep_class=0)
     assert [r for r, _ in train] == [TileRef("cv10-0", "cv10_data.npy#0", "train", 0),
                                      TileRef("cv10-2", "cv10_data.npy#2", "train", 0)]
     assert np.array_equal(train[1][1], tile(2)) and type(train[1][1]) is np.ndarray
     assert [(r.id, r.label) for r, _ in ids_and_images(tmp_path, "npy", "val")] == [("test10-0", 4), ("test10-1", 0)]
-    assert io.count_tiles(tmp_path, "npy", "train", 0) == 2
-    assert io.count_tiles(tmp_path, "npy", "val", None) == 2
+    assert readers.count_tiles(tmp_path, "npy", "train", 0) == 2
+    assert readers.count_tiles(tmp_path, "npy", "val", None) == 2
 
 
 def test_npy_with_only_one_pair_has_only_that_split(tmp_path):
     write_npy_pair(tmp_path, "test10", [0])
     np.save(tmp_path / "test10_labels.npy", np.array([[0]]))  # N x 1 labels are accepted
-    assert io.list_splits(tmp_path, "npy") == ["val"]
+    assert readers.list_splits(tmp_path, "npy") == ["val"]
     assert [r.id for r, _ in ids_and_images(tmp_path, "npy", "val")] == ["test10-0"]
 
 
@@ -278,8 +269,8 @@ def tf_dir(tmp_path, tf):
 
 
 def test_tfrecord_streams_records_in_file_and_record_order(tf_dir):
-    assert io.detect_format(tf_dir) == "tfrecord"
-    assert io.list_splits(tf_dir, "tfrecord") == ["train"]
+    assert readers.detect_format(tf_dir) == "tfrecord"
+    assert readers.list_splits(tf_dir, "tfrecord") == ["train"]
     tiles = ids_and_images(tf_dir, "tfrecord", "train")
     assert [r for r, _ in tiles] == [TileRef("training10_0-0", "training10_0.tfrecords#0", "train", 0),
                                      TileRef("training10_0-1", "training10_0.tfrecords#1", "train", 1),
@@ -289,7 +280,7 @@ def test_tfrecord_streams_records_in_file_and_record_order(tf_dir):
         assert image.dtype == np.uint8 and np.array_equal(image, tile(value))
     assert [r.id for r, _ in ids_and_images(tf_dir, "tfrecord", "train", keep_class=0)] == [
         "training10_0-0", "training10_0-2"]
-    assert io.count_tiles(tf_dir, "tfrecord", "train", 0) is None
+    assert readers.count_tiles(tf_dir, "tfrecord", "train", 0) is None
 
 
 def test_tfrecord_full_size_tile_with_filename_feature_and_npy_validation(tmp_path, tf):
@@ -298,13 +289,13 @@ def test_tfrecord_full_size_tile_with_filename_feature_and_npy_validation(tmp_pa
                   [example(tf, 0, full, "A_1234_1.LEFT_CC.png"), example(tf, 3, tile(1), "")])
     write_npy_pair(tmp_path, "cv10", [0, 1])
     write_npy_pair(tmp_path, "test10", [0])
-    assert io.detect_format(tmp_path) == "tfrecord"
-    assert io.list_splits(tmp_path, "tfrecord") == ["train", "val"]
+    assert readers.detect_format(tmp_path) == "tfrecord"
+    assert readers.list_splits(tmp_path, "tfrecord") == ["train", "val"]
     (first, image), (second, _) = ids_and_images(tmp_path, "tfrecord", "train")
     assert first.id == "A_1234_1.LEFT_CC.png" and second.id == "training10_0-1"
     assert np.array_equal(image, full[:, :, 0])
     assert [r.id for r, _ in ids_and_images(tmp_path, "tfrecord", "val", keep_class=0)] == ["cv10-0", "test10-0"]
-    assert io.count_tiles(tmp_path, "tfrecord", "val", None) == 3
+    assert readers.count_tiles(tmp_path, "tfrecord", "val", None) == 3
 
 
 def test_tfrecord_non_square_image_stops_or_is_skipped(tmp_path, tf):
@@ -339,7 +330,8 @@ def test_broken_tfrecords_name_the_file_and_record(tmp_path, tf):
 
 def test_duplicate_filename_feature_is_an_error(tmp_path, tf):
     write_records(tf, tmp_path / "training10_0.tfrecords", [example(tf, 0, tile(0), "same.png")])
-    write_records(tf, tmp_path / "training10_1.tfrecords", [example(tf, 0, tile(1), "x"), example(tf, 0, tile(2), "same.png")])
+    write_records(tf, tmp_path / "training10_1.tfrecords",
+                  [example(tf, 0, tile(1), "x"), example(tf, 0, tile(2), "same.png")])
     message = read_error(tmp_path, "tfrecord")
     assert f"{tmp_path / 'training10_1.tfrecords'}: record 1: duplicate tile id 'same.png'" in message
     assert "training10_0.tfrecords#0" in message

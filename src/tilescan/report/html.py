@@ -8,10 +8,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tilescan import paths
-from tilescan import report_figures as figures
+from tilescan import artifacts
 from tilescan.cluster import NOISE, query_positions
-from tilescan.report import ReportInputs, cluster_sample, cluster_sizes, flatten, latent_map, spread, truth_frame
+from tilescan.report import figures
+from tilescan.report.inputs import ReportInputs, cluster_sample, cluster_sizes, flatten, latent_map, spread, truth_frame
 
 CSS = """
 :root { --tile: 112px; --flag: #d62728; --truth: #e69f00; --ink: #1d2330; --muted: #5d6778; }
@@ -197,7 +197,7 @@ def _flagged_section(inputs: ReportInputs) -> str:
     flagged_ids = inputs.flagged.loc[inputs.flagged["flagged"] == 1, "id"].tolist()
     text = (f"{len(flagged_ids)} of {len(inputs.ids)} tiles are flagged (red frame). The {len(top)} highest "
             "scores, highest first; caption: id, score · rank, cluster. The full ranked list is "
-            f"{paths.FLAGGED}; the export_clean stage writes your CSVs without the flagged tiles.")
+            f"{artifacts.FLAGGED}; the export_clean stage writes your CSVs without the flagged tiles.")
     listing = (f"<details><summary>All {len(flagged_ids)} flagged ids</summary><p>"
                f"{esc(', '.join(flagged_ids))}</p></details>" if flagged_ids else "")
     shown = note(text) + gallery([_scored(inputs, inputs.position[i]) for i in top["id"]]) + listing

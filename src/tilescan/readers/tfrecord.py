@@ -15,10 +15,9 @@ from typing import Iterator
 
 import numpy as np
 
-from tilescan import io_npy
 from tilescan.errors import TilescanError, require
-from tilescan.io import Entry, TileRef
-
+from tilescan.readers import npy
+from tilescan.readers._types import Entry, TileRef
 
 _RECORD_FRAMING_BYTES = 16  # per record: uint64 length, its masked CRC32, then the data's masked CRC32
 
@@ -27,21 +26,21 @@ def tfrecord_files(raw_dir: Path) -> list[Path]:
     return sorted(path for path in raw_dir.glob("*.tfrecords") if path.is_file())
 
 
-# The layout interface io.py calls: splits, entries, count.
+# The layout interface (readers._types.Layout): splits, entries, count.
 
 def splits(raw_dir: Path) -> list[str]:
-    return (["train"] if tfrecord_files(raw_dir) else []) + (["val"] if io_npy.present_prefixes(raw_dir) else [])
+    return (["train"] if tfrecord_files(raw_dir) else []) + (["val"] if npy.present_prefixes(raw_dir) else [])
 
 
 def entries(raw_dir: Path, split: str) -> Iterator[Entry]:
     if split == "val":
-        return io_npy.pairs_entries(raw_dir, io_npy.present_prefixes(raw_dir), split)
+        return npy.pairs_entries(raw_dir, npy.present_prefixes(raw_dir), split)
     return _record_entries(tfrecord_files(raw_dir), split)
 
 
 def count(raw_dir: Path, split: str, keep_class: int | None) -> int | None:
     if split == "val":
-        return io_npy.pairs_count(raw_dir, io_npy.present_prefixes(raw_dir), keep_class)
+        return npy.pairs_count(raw_dir, npy.present_prefixes(raw_dir), keep_class)
     return None  # only known after reading every record
 
 

@@ -1,7 +1,7 @@
 """The Kaggle DDSM release's numpy arrays: `<prefix>_data.npy` (N x H x W [x 1] uint8) + `<prefix>_labels.npy`.
 
 Arrays are memory-mapped, so a tile is read from disk only when it is loaded. On its own this layout maps
-cv10 to split "train" and test10 to "val"; beside tfrecords both pairs form "val" (see io_tfrecord).
+cv10 to split "train" and test10 to "val"; beside tfrecords both pairs form "val" (see tfrecord).
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Iterator
 import numpy as np
 
 from tilescan.errors import TilescanError, require
-from tilescan.io import Entry, TileRef
+from tilescan.readers._types import Entry, TileRef
 
 PREFIXES = ("cv10", "test10")  # in stream order
 SPLIT_OF_PREFIX = {"cv10": "train", "test10": "val"}  # when the folder holds only npy files
@@ -29,7 +29,7 @@ def present_prefixes(raw_dir: Path) -> list[str]:
             if (raw_dir / f"{prefix}_data.npy").is_file() or (raw_dir / f"{prefix}_labels.npy").is_file()]
 
 
-# The layout interface io.py calls: splits, entries, count.
+# The layout interface (readers._types.Layout): splits, entries, count.
 
 def splits(raw_dir: Path) -> list[str]:
     return [SPLIT_OF_PREFIX[prefix] for prefix in present_prefixes(raw_dir)]

@@ -1,11 +1,10 @@
 """What the HTML report (reports/index.html) shows: every input it reads, and the deterministic choices of
-tiles and projections made from them. report_html lays the page out.
+tiles and projections made from them. report.html lays the page out.
 
 load_inputs reads exactly the files the report stage lists as deps. Every choice here is a pure function of
 its inputs (stable sorts, no randomness), so a re-run gives equal bytes."""
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from functools import cached_property
@@ -14,19 +13,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from tilescan import paths
-from tilescan.cli import section
+from tilescan import artifacts
 from tilescan.cluster import NOISE, query_positions
 from tilescan.errors import TilescanError
 from tilescan.evaluate import load_ground_truth
-from tilescan.stage_params import model_shape
-from tilescan.tiles import load_dropped, load_index, tile_reader
-
-REPORT_HTML = paths.REPORTS / "index.html"
-LOSS_FILES = {split: paths.TRAIN_LIVE / f"plots/metrics/{split}/loss.tsv" for split in ("train", "eval")}
-# The metrics every stage writes (dvc.yaml declares the same files); metrics/bench.json is not a pipeline output.
-METRICS_FILES = tuple(paths.METRICS / f"{name}.json"
-                      for name in ("prepare", "train", "dbscan", "knn_report", "quality", "export_clean"))
+from tilescan.stage import model_shape, section
 
 
 @dataclass(frozen=True)
@@ -98,20 +89,10 @@ class ReportInputs:
 
     def metric(self, name: str) -> dict:
         """The content of metrics/<name>.json."""
-        return self.metrics.get(str(paths.METRICS / f"{name}.json"), {})
+        return self.metrics.get(str(artifacts.METRICS_FILES[name]), {})
 
 
 # --- reading -----------------------------------------------------------------------------------------
-
-def _existing(path: Path) -> Path:
-    if not Path(path).is_file():
-        raise TilescanError(f"{path}: not found (run the upstream stages: dvc repro)")
-    return Path(path)
-
-
-def _read_tsv(path: Path) -> pd.DataFrame:
-    return pd.read_csv(_existing(path), sep="\t")
-
 
 def reconstruct(shape: dict, weights: Path, images: np.ndarray) -> np.ndarray:
     """The autoencoder's uint8 reconstruction of uint8 tiles (N, S, S), as one batch (the queries)."""
@@ -120,7 +101,7 @@ def reconstruct(shape: dict, weights: Path, images: np.ndarray) -> np.ndarray:
     from tilescan.model import build_autoencoder
 
     _, _, autoencoder = build_autoencoder(**shape)
-    autoencoder.load_weights(_existing(weights))
+    autoencoder.load_weights(artifacts.require_file(weights, "train_autoencoder"))
     batch = np.repeat(images.astype(np.float32)[..., None] / 255.0, shape["channels"], axis=-1)
     output = np.asarray(autoencoder(batch, training=False), dtype=np.float32).mean(axis=-1)
     return np.clip(np.round(output * 255.0), 0, 255).astype(np.uint8)
@@ -128,25 +109,23 @@ def reconstruct(shape: dict, weights: Path, images: np.ndarray) -> np.ndarray:
 
 def load_inputs(params: dict) -> ReportInputs:
     settings = ReportSettings.from_params(params.get("report") or {})
-    index = load_index()
+    index = artifacts.load_index()
     ids = index["id"].tolist()
     queries = [str(q) for q in section(params, "knn_report")["queries"]]
-    read_tile = tile_reader(index)
+    read_tile = artifacts.tile_reader(index)
     query_images = np.stack([read_tile(p) for p in query_positions(ids, queries)]) if queries else np.zeros((0,))
-    metrics = {str(path): json.loads(_existing(path).read_text()) for path in METRICS_FILES}
-    quality = metrics[str(paths.METRICS / "quality.json")]
+    metrics = {str(path): artifacts.load_metrics(name) for name, path in artifacts.METRICS_FILES.items()}
+    quality = metrics[str(artifacts.METRICS_FILES["quality"])]
     truth = load_ground_truth(Path(section(params, "data")["labels_csv"])) if quality.get("labels_csv") else None
     return ReportInputs(
         ids=ids, splits=index["split"].to_numpy(), read_tile=read_tile,
-        labels=np.load(_existing(paths.CLUSTERS / "labels.npy"), allow_pickle=False),
-        latents=np.load(_existing(paths.SCALED / "latents.npy"), allow_pickle=False),
-        flagged=pd.read_csv(_existing(paths.FLAGGED), dtype={"id": str}),
-        knn=pd.read_csv(_existing(paths.REPORTS / "knn.csv"), dtype={"query": str, "neighbour": str}),
-        queries=queries, reconstructions=reconstruct(model_shape(params), paths.MODEL_WEIGHTS, query_images),
-        recon_error=np.load(_existing(paths.ENCODED / "recon_error.npy"), allow_pickle=False),
-        metrics=metrics, train_loss=_read_tsv(LOSS_FILES["train"]), val_loss=_read_tsv(LOSS_FILES["eval"]),
-        truth=truth, pr_curve=pd.read_csv(_existing(paths.REPORTS / "pr_curve.csv")),
-        dropped=load_dropped(), settings=settings)
+        labels=artifacts.load_array(artifacts.CLUSTER_LABELS, "dbscan"),
+        latents=artifacts.load_array(artifacts.SCALED_LATENTS, "scale"),
+        flagged=artifacts.load_flagged(), knn=artifacts.load_knn(),
+        queries=queries, reconstructions=reconstruct(model_shape(params), artifacts.MODEL_WEIGHTS, query_images),
+        recon_error=artifacts.load_array(artifacts.RECON_ERROR, "encode"),
+        metrics=metrics, train_loss=artifacts.load_loss("train"), val_loss=artifacts.load_loss("eval"),
+        truth=truth, pr_curve=artifacts.load_pr_curve(), dropped=artifacts.load_dropped(), settings=settings)
 
 
 # --- deterministic choices ---------------------------------------------------------------------------

@@ -1,15 +1,19 @@
-"""Run one stage script as `dvc repro` would (a subprocess in a project root), on hand-made inputs.
+"""The tests' one toolkit: params editing, raw datasets in the three layouts, what upstream stages write, one
+stage run in a work directory, and a whole pipeline run in a fresh git + DVC repository.
 
-A work directory holds a copy of params.yaml (edited per case), links to the real `stages/` and `src/`, and
-whatever inputs a case writes: a raw dataset in one of the three layouts, or the files an upstream stage
-would have produced. `refused` checks the contract for bad input: exit status 1, one `error:` line naming
-the culprit, no traceback, and not one file added, removed or changed in the work directory.
+A work directory holds a copy of params.yaml (edited per case), a link to the real `stages/`, and whatever
+inputs a case writes: a raw dataset in one of the three layouts, or the files an upstream stage would have
+produced. `refused` checks the contract for bad input: exit status 1, one `error:` line naming the culprit,
+no traceback, and not one file added, removed or changed in the work directory. The stage scripts import
+the installed `tilescan` package (`pip install -e .`).
 """
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -46,16 +50,15 @@ BASE_PARAMS = {
 # ---- the work directory and the stage run ---------------------------------------------------------
 
 def make_workdir(path: Path, **updates) -> Path:
-    """A project root at path: params.yaml (BASE_PARAMS, then updates with "__" for "."), stages/, src/."""
+    """A project root at path: params.yaml (BASE_PARAMS, then updates with "__" for "."), stages/."""
     path.mkdir(parents=True, exist_ok=True)
-    for name in ("stages", "src"):
-        (path / name).symlink_to(ROOT / name, target_is_directory=True)
+    (path / "stages").symlink_to(ROOT / "stages", target_is_directory=True)
     set_params(path, {**BASE_PARAMS, **{key.replace("__", "."): value for key, value in updates.items()}})
     return path
 
 
 def set_params(workdir: Path, updates: dict) -> None:
-    """Set dotted keys ("dbscan.eps") in workdir/params.yaml, starting from the repository's file."""
+    """Set dotted keys ("dbscan.eps") in workdir/params.yaml (the repository's file when it has none yet)."""
     target = workdir / "params.yaml"
     params = yaml.safe_load((target if target.exists() else ROOT / "params.yaml").read_text())
     for dotted, value in updates.items():
@@ -73,7 +76,7 @@ def run_stage(workdir: Path, stage: str) -> subprocess.CompletedProcess:
 
 
 def snapshot(workdir: Path) -> dict[str, str]:
-    """Every file under workdir (not inside the stages/src links) -> digest of its bytes."""
+    """Every file under workdir (not inside the stages link) -> digest of its bytes."""
     files = {}
     for folder, dirs, names in os.walk(workdir):
         base = Path(folder)
@@ -135,17 +138,22 @@ TRAIN_ROWS = [("c1", 0), ("c2", 0), ("c3", 1), ("c4", 0), ("c5", 0)]
 TEST_ROWS = [("t1", 0), ("t2", 2), ("t3", 0)]
 
 
-def write_png_csv(raw_dir: Path, train=TRAIN_ROWS, test=TEST_ROWS, black: bool = False) -> Path:
-    """The notebook's layout: <split>_images/<id>.png and CSVs written by pandas (index column first)."""
+def write_png_csv(raw_dir: Path, train=TRAIN_ROWS, test=TEST_ROWS, index: bool = True, pixels=None) -> Path:
+    """The notebook's layout: <split>_images/<id>.png listed by training_data.csv / test_data.csv (id, class;
+    training_data.csv also normal_class), written by pandas with its index column unless index=False; test=None
+    writes no test split. pixels(split_number, row_number, tile_id) -> uint8 tile; default a bright random one."""
+    pixels = pixels or (lambda split_number, row, _: tile(100 * split_number + row))
     layout = (("training_data.csv", "train_images", train), ("test_data.csv", "test_images", test))
     for n, (csv, image_dir, rows) in enumerate(layout):
+        if rows is None:
+            continue
         (raw_dir / image_dir).mkdir(parents=True, exist_ok=True)
         frame = pd.DataFrame({"id": [r[0] for r in rows], "class": [r[1] for r in rows]})
         if csv == "training_data.csv":
             frame["normal_class"] = (frame["class"] == 0).astype(int)
-        frame.to_csv(raw_dir / csv)
+        frame.to_csv(raw_dir / csv, index=index)
         for i, (tile_id, _) in enumerate(rows):
-            Image.fromarray(tile(100 * n + i, black=black)).save(raw_dir / image_dir / f"{tile_id}.png")
+            Image.fromarray(pixels(n, i, tile_id)).save(raw_dir / image_dir / f"{tile_id}.png")
     return raw_dir
 
 
@@ -213,3 +221,97 @@ def write_clusters(workdir: Path, n: int) -> None:
     (workdir / "data/features").mkdir(parents=True, exist_ok=True)
     np.save(workdir / "data/features/features.npy", np.zeros((n, len(FEATURE_NAMES)), dtype=np.float32))
     (workdir / "data/features/names.json").write_text(json.dumps(FEATURE_NAMES))
+
+
+# ---- a whole pipeline run -------------------------------------------------------------------------
+
+TINY_PARAMS = {
+    "common.img_size": 16,
+    "synthesize.n_train": 160, "synthesize.n_test": 60, "synthesize.annotation_fraction": 0.15,
+    "prepare.workers": 1,
+    "train_autoencoder.filters": [4, 4, 4], "train_autoencoder.dense_units": 8, "train_autoencoder.latent_dim": 6,
+    "train_autoencoder.batch_size": 32, "train_autoencoder.epochs": 2,
+    "dbscan.eps": "auto",
+}
+
+
+def run(cmd: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
+    """Run a command with this interpreter's environment first on PATH (as `make` does)."""
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+           "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONHASHSEED": "0"}
+    result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def dvc(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
+    return run([sys.executable, "-m", "dvc", *args], cwd, check)
+
+
+def make_repo(dest: Path) -> Path:
+    """Copy the tracked project files into dest and make it a fresh git + DVC repository."""
+    tracked = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
+                             capture_output=True, text=True, check=True).stdout.split()
+    for name in tracked:
+        source = ROOT / name
+        if name.startswith(("tests/", "benchmarks/")) or not (source.exists() or source.is_symlink()):
+            continue
+        (dest / name).parent.mkdir(parents=True, exist_ok=True)
+        if source.is_symlink():
+            (dest / name).symlink_to(os.readlink(source))
+        else:
+            shutil.copy2(source, dest / name)
+    for cmd in (["git", "init", "-q"], ["git", "config", "user.email", "t@example.com"],
+                ["git", "config", "user.name", "test"], ["git", "add", "-A"], ["git", "commit", "-qm", "project"]):
+        run(cmd, dest)  # dvclive needs a commit to exist
+    return dest
+
+
+def pick_queries(repo: Path, n: int = 2) -> list[str]:
+    """Annotation tiles of the tiny synthetic set that prepare keeps (not mostly black)."""
+    truth = pd.read_csv(repo / "data/synthetic/annotations.csv", dtype={"id": str})
+    train = set(pd.read_csv(repo / "data/synthetic/training_data.csv", index_col=0, dtype={"id": str})["id"])
+    candidates = truth[(truth["annotation"] == 1) & truth["id"].isin(train)
+                       & truth["kind"].isin(["label_strip", "text_over_tissue", "text_low_contrast"])]
+    return candidates["id"].head(n).tolist()
+
+
+def pipeline_run(repo: Path) -> Path:
+    """A tiny synthetic run of the whole pipeline (`dvc repro`) in repo, committed."""
+    set_params(repo, TINY_PARAMS)
+    dvc("repro", "synthesize", cwd=repo)
+    set_params(repo, {"knn_report.queries": pick_queries(repo), "knn_report.k": 3})
+    dvc("repro", cwd=repo)
+    run(["git", "add", "-A"], repo)
+    run(["git", "commit", "-qm", "tiny pipeline run"], repo)
+    return repo
+
+
+# ---- the package's import graph (read with ast, nothing imported) ------------------------------------------
+
+SRC = ROOT / "src"
+
+
+def module_file(name: str) -> Path | None:
+    """src/<name>.py, or src/<name>/__init__.py for a package; None when name is not a tilescan module."""
+    base = SRC / name.replace(".", "/")
+    for path in (base.with_suffix(".py"), base / "__init__.py"):
+        if path.is_file():
+            return path
+    return None
+
+
+def imported_modules(path: Path) -> set[str]:
+    """The tilescan modules and packages that the file at path imports, anywhere in it (functions too):
+    `from a.b import c` names a.b.c when c is a module (as `import a.b.c` does), else a.b."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "tilescan":
+            assert node.level == 0, f"{path}: relative import"
+            for alias in node.names:
+                submodule = f"{node.module}.{alias.name}"
+                names.add(submodule if module_file(submodule) else node.module)
+        elif isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names if alias.name.split(".")[0] == "tilescan")
+    return {name for name in names if module_file(name)}
