@@ -5,25 +5,25 @@ import pandas as pd
 from tilescan import artifacts
 from tilescan.atomic import staged_outputs
 from tilescan.cluster import (
-    check_min_samples,
     cluster_summary,
     k_distance_curve,
     query_positions,
     resolve_eps,
     run_dbscan,
 )
-from tilescan.stage import param, run_stage
+from tilescan.params import Params
+from tilescan.stage import run_stage
 
 
-def main(params: dict) -> str:
-    min_samples = check_min_samples(param(params, "dbscan.min_samples"))
-    queries = [str(q) for q in param(params, "knn_report.queries", list)]
+def main(params: Params) -> str:
+    min_samples = params.dbscan.min_samples
+    queries = list(params.knn_report.queries)
     ids = artifacts.load_index()["id"].tolist()
     query_positions(ids, queries)  # fail early on an unknown query id
     points = artifacts.load_aligned(artifacts.SCALED_LATENTS, "scale", len(ids))
     curve = k_distance_curve(points, min_samples)
-    eps = resolve_eps(param(params, "dbscan.eps"), curve)
-    labels = run_dbscan(points, eps, min_samples, param(params, "dbscan.metric", str))
+    eps = resolve_eps(params.dbscan.eps, curve)
+    labels = run_dbscan(points, eps, min_samples, params.dbscan.metric)
     summary = {"eps": round(eps, 6), **cluster_summary(labels, ids, queries)}
     with staged_outputs(artifacts.CLUSTERS, artifacts.METRICS_FILES["dbscan"]) as (out_dir, metrics_file):
         out_dir.mkdir()

@@ -6,14 +6,13 @@ from tilescan.atomic import staged_outputs
 from tilescan.encode import encode_tiles, open_output
 from tilescan.errors import TilescanError
 from tilescan.model import build_autoencoder
-from tilescan.stage import model_shape, param, run_stage
+from tilescan.params import Params
+from tilescan.stage import model_shape, run_stage
 
 
-def main(params: dict) -> str:
+def main(params: Params) -> str:
     shape = model_shape(params)
-    batch_size = param(params, "encode.batch_size", int)
-    if batch_size < 1:
-        raise TilescanError(f"encode.batch_size must be >= 1, got {batch_size}")
+    batch_size = params.encode.batch_size
     encoder, decoder, autoencoder = build_autoencoder(**shape)
     if not artifacts.MODEL_WEIGHTS.is_file():
         raise TilescanError(f"{artifacts.MODEL_WEIGHTS}: weights not found (run train_autoencoder)")

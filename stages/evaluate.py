@@ -12,11 +12,12 @@ from tilescan.evaluate import (
     pr_curve_points,
     quality,
 )
-from tilescan.stage import run_stage, section
+from tilescan.params import Params
+from tilescan.stage import run_stage
 
 
-def main(params: dict) -> str:
-    labels_csv = section(params, "data").get("labels_csv") or ""
+def main(params: Params) -> str:
+    labels_csv = params.data.labels_csv
     outputs = (artifacts.METRICS_FILES["quality"], artifacts.PR_CURVE)
     if not labels_csv:
         with staged_outputs(*outputs) as (metrics_file, curve_csv):

@@ -2,15 +2,16 @@
 from tilescan import artifacts
 from tilescan.atomic import staged_outputs
 from tilescan.export import read_table, remove_ids, write_table
+from tilescan.params import Params
 from tilescan.readers import png_csv, resolve_input
-from tilescan.stage import param, run_stage
+from tilescan.stage import run_stage
 
 
-def main(params: dict) -> str:
-    raw_dir, fmt = resolve_input(param(params, "data.raw_dir", str), param(params, "data.format", str))
+def main(params: Params) -> str:
+    raw_dir, fmt = resolve_input(params.data.raw_dir, params.data.format)
     flagged = artifacts.load_flagged()
     drop = set(flagged.loc[flagged["flagged"] == 1, "id"])
-    if param(params, "export_clean.drop_black", bool):
+    if params.export_clean.drop_black:
         dropped = artifacts.load_dropped()
         drop |= set(dropped.loc[dropped["reason"] == "black", "id"])
     counts = {}

@@ -8,14 +8,15 @@ from tilescan import artifacts
 from tilescan.atomic import staged_outputs
 from tilescan.features import FEATURE_NAMES, features_of_item
 from tilescan.parallel import chunked_map
+from tilescan.params import Params
 from tilescan.readers import iter_tiles, resolve_input
-from tilescan.stage import param, run_stage
+from tilescan.stage import run_stage
 
 
-def main(params: dict) -> str:
-    raw_dir, fmt = resolve_input(param(params, "data.raw_dir", str), param(params, "data.format", str))
-    keep_class, on_unreadable = param(params, "prepare.keep_class", int), param(params, "prepare.on_unreadable", str)
-    workers = param(params, "prepare.workers", int)
+def main(params: Params) -> str:
+    raw_dir, fmt = resolve_input(params.data.raw_dir, params.data.format)
+    keep_class, on_unreadable = params.prepare.keep_class, params.prepare.on_unreadable
+    workers = params.prepare.workers
     index = artifacts.load_index()
     position = {tile_id: i for i, tile_id in enumerate(index["id"])}
     features = np.zeros((len(index), len(FEATURE_NAMES)), dtype=np.float32)

@@ -4,24 +4,23 @@ from tilescan import artifacts
 from tilescan.atomic import staged_outputs
 from tilescan.cluster import query_positions
 from tilescan.figures import neighbour_grid, save_png
-from tilescan.score import check_method, check_threshold, knn_report
-from tilescan.stage import param, run_stage
+from tilescan.params import Params
+from tilescan.score import knn_report
+from tilescan.stage import run_stage
 
 
-def main(params: dict) -> str:
-    method = param(params, "knn_report.method", str)
-    check_method(method)
-    threshold = check_threshold(param(params, "knn_report.flag_threshold"))
+def main(params: Params) -> str:
+    method, threshold = params.knn_report.method, params.knn_report.flag_threshold
     index = artifacts.load_index()
     ids = index["id"].tolist()
-    query_rows = query_positions(ids, [str(q) for q in param(params, "knn_report.queries", list)])
+    query_rows = query_positions(ids, list(params.knn_report.queries))
     points = artifacts.load_aligned(artifacts.SCALED_LATENTS, "scale", len(ids))
     labels = artifacts.load_aligned(artifacts.CLUSTER_LABELS, "dbscan", len(ids))
     features = artifacts.load_aligned(artifacts.FEATURES_ARRAY, "features", len(ids))
-    k = param(params, "knn_report.k")
+    k = params.knn_report.k
     flagged, knn, summary = knn_report(
         ids, points, labels, features, artifacts.load_feature_names(), query_rows, method, k, threshold,
-        min_samples=param(params, "dbscan.min_samples"), seed=param(params, "common.seed", int))
+        min_samples=params.dbscan.min_samples, seed=params.common.seed)
     grid = neighbour_grid(knn, artifacts.tile_reader(index), ids)
     outputs = (artifacts.FLAGGED, artifacts.KNN, artifacts.KNN_GRID, artifacts.METRICS_FILES["knn_report"])
     with staged_outputs(*outputs) as (flagged_csv, knn_csv, grid_png, metrics_file):

@@ -1,20 +1,18 @@
 """Stage prepare: raw dataset -> resized uint8 arrays (train, val) + index, mostly-black tiles dropped."""
 from tilescan import artifacts
 from tilescan.atomic import staged_outputs
+from tilescan.params import Params
 from tilescan.prepare import PrepareConfig, prepare_dataset
 from tilescan.readers import resolve_input
-from tilescan.stage import param, run_stage
+from tilescan.stage import run_stage
 
 
-def main(params: dict) -> str:
-    raw_dir, fmt = resolve_input(param(params, "data.raw_dir", str), param(params, "data.format", str))
-    config = PrepareConfig(img_size=param(params, "common.img_size", int),
-                           keep_class=param(params, "prepare.keep_class", int),
-                           black_level=param(params, "prepare.black_level", int),
-                           max_black_fraction=param(params, "prepare.max_black_fraction", float),
-                           on_unreadable=param(params, "prepare.on_unreadable", str),
-                           workers=param(params, "prepare.workers", int))
-    config.validate()
+def main(params: Params) -> str:
+    raw_dir, fmt = resolve_input(params.data.raw_dir, params.data.format)
+    config = PrepareConfig(img_size=params.common.img_size, keep_class=params.prepare.keep_class,
+                           black_level=params.prepare.black_level,
+                           max_black_fraction=params.prepare.max_black_fraction,
+                           on_unreadable=params.prepare.on_unreadable, workers=params.prepare.workers)
     with staged_outputs(artifacts.PREPARED, artifacts.METRICS_FILES["prepare"]) as (out_dir, metrics_file):
         out_dir.mkdir()
         index, dropped, metrics = prepare_dataset(raw_dir, fmt, config, out_dir)

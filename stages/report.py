@@ -1,11 +1,12 @@
 """Stage report: one self-contained HTML page (reports/index.html) of everything the pipeline found."""
 from tilescan import artifacts
 from tilescan.atomic import staged_outputs
+from tilescan.params import Params
 from tilescan.report import build_report, load_inputs
 from tilescan.stage import run_stage
 
 
-def main(params: dict) -> str:
+def main(params: Params) -> str:
     inputs = load_inputs(params)
     page = build_report(inputs)
     with staged_outputs(artifacts.REPORT_HTML) as (html_file,):

@@ -4,10 +4,11 @@ import numpy as np
 from tilescan import artifacts
 from tilescan.atomic import staged_outputs
 from tilescan.cluster import fit_scaler, save_scaler
+from tilescan.params import Params
 from tilescan.stage import run_stage
 
 
-def main(params: dict) -> str:
+def main(params: Params) -> str:
     latents = artifacts.load_array(artifacts.ENCODED_LATENTS, "encode", mmap=True)
     scaler = fit_scaler(latents)
     with staged_outputs(artifacts.SCALED) as (out_dir,):

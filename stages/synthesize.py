@@ -5,19 +5,19 @@ from functools import partial
 from tqdm import tqdm
 
 from tilescan.atomic import staged_outputs
-from tilescan.stage import param, run_stage
+from tilescan.params import Params
+from tilescan.stage import run_stage
 from tilescan.synth import synthesize
 
 
-def main(params: dict) -> str:
-    out_dir = param(params, "synthesize.out_dir", str)
+def main(params: Params) -> str:
+    settings = params.synthesize
+    out_dir = settings.out_dir
     progress = partial(tqdm, desc="synthesize", unit="tile", file=sys.stderr, leave=False)
     with staged_outputs(out_dir) as (temp_dir,):
-        counts = synthesize(temp_dir, param(params, "synthesize.n_train", int),
-                            param(params, "synthesize.n_test", int), param(params, "common.seed", int),
-                            tile_size=param(params, "synthesize.tile_size", int),
-                            annotation_fraction=param(params, "synthesize.annotation_fraction", float),
-                            style=param(params, "synthesize.style", str), progress=progress)
+        counts = synthesize(temp_dir, settings.n_train, settings.n_test, params.common.seed,
+                            tile_size=settings.tile_size, annotation_fraction=settings.annotation_fraction,
+                            style=settings.style, progress=progress)
     n_annotation = counts["n_annotation_train"] + counts["n_annotation_test"]
     return (f"synthesize: wrote {counts['n_train']} train + {counts['n_test']} test tiles "
             f"({n_annotation} annotation) to {out_dir}")

@@ -2,20 +2,18 @@
 from tilescan import artifacts
 from tilescan.atomic import staged_outputs
 from tilescan.errors import TilescanError
-from tilescan.stage import model_shape, param, run_stage
+from tilescan.params import Params
+from tilescan.stage import model_shape, run_stage
 from tilescan.train import TrainConfig, train_autoencoder
 
 
-def main(params: dict) -> str:
-    shape = model_shape(params)
+def main(params: Params) -> str:
+    shape, settings = model_shape(params), params.train_autoencoder
     config = TrainConfig(
         channels=shape["channels"], filters=shape["filters"], dense_units=shape["dense_units"],
-        latent_dim=shape["latent_dim"], batch_size=param(params, "train_autoencoder.batch_size", int),
-        epochs=param(params, "train_autoencoder.epochs", int),
-        patience=param(params, "train_autoencoder.patience", int),
-        learning_rate=param(params, "train_autoencoder.learning_rate", float),
-        seed=param(params, "common.seed", int), strategy=param(params, "train_autoencoder.strategy", str),
-        mixed_precision=param(params, "train_autoencoder.mixed_precision", bool))
+        latent_dim=shape["latent_dim"], batch_size=settings.batch_size, epochs=settings.epochs,
+        patience=settings.patience, learning_rate=settings.learning_rate, seed=params.common.seed,
+        strategy=settings.strategy, mixed_precision=settings.mixed_precision)
     train_tiles, val_tiles = artifacts.open_split("train"), artifacts.open_split("val")
     if train_tiles.shape[1] != shape["img_size"]:
         raise TilescanError(f"common.img_size is {shape['img_size']} but {artifacts.split_file('train')} holds "

@@ -9,7 +9,9 @@ import pandas as pd
 import pytest
 from PIL import Image
 
+from helpers import set_params
 from tilescan.errors import TilescanError
+from tilescan.params import load_params
 from tilescan.synth import (
     ANNOTATION_KINDS,
     NOTEBOOK_QUERY_KINDS,
@@ -148,23 +150,30 @@ def load_stage():
 
 
 def stage_params(out_dir: Path) -> dict:
-    return {"common": {"seed": 1}, "synthesize": {"out_dir": str(out_dir), "n_train": 6, "n_test": 3,
-                                                  "tile_size": 64, "annotation_fraction": 0.5, "style": "default"}}
+    return {"common.seed": 1, "synthesize.out_dir": str(out_dir), "synthesize.n_train": 6, "synthesize.n_test": 3,
+            "synthesize.tile_size": 64, "synthesize.annotation_fraction": 0.5, "synthesize.style": "default"}
+
+
+def load_params_with(tmp_path: Path, updates: dict):
+    """The repository's params.yaml with updates, validated as a stage reads it."""
+    workdir = tmp_path / "project"
+    workdir.mkdir()
+    set_params(workdir, updates)
+    return load_params(workdir / "params.yaml")
 
 
 def test_stage_writes_through_a_temporary_dir_and_prints_a_summary(tmp_path, monkeypatch):
     stage = load_stage()
     monkeypatch.setattr(stage, "synthesize", partial(synthesize, workers=1))  # no worker start-up: faster
     out_dir = tmp_path / "synthetic"
-    summary = stage.main(stage_params(out_dir))
+    summary = stage.main(load_params_with(tmp_path, stage_params(out_dir)))
     assert summary.startswith("synthesize: wrote 6 train + 3 test tiles (") and summary.endswith(str(out_dir))
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["synthetic"], "no temporary dir left behind"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["project", "synthetic"], "no temporary dir left behind"
     assert len(list((out_dir / "train_images").iterdir())) == 6
 
 
-def test_stage_names_a_missing_parameter(tmp_path):
-    params = stage_params(tmp_path / "synthetic")
-    del params["synthesize"]["style"]
-    with pytest.raises(TilescanError, match=r"synthesize\.style"):
-        load_stage().main(params)
-    assert not any(tmp_path.iterdir())
+def test_stage_names_a_bad_parameter_before_writing(tmp_path):
+    updates = {**stage_params(tmp_path / "synthetic"), "synthesize.style": "fancy"}
+    with pytest.raises(TilescanError, match=r"synthesize\.style must be one of default, holdout"):
+        load_stage().main(load_params_with(tmp_path, updates))
+    assert not (tmp_path / "synthetic").exists()

@@ -6,7 +6,7 @@ its inputs (stable sorts, no randomness), so a re-run gives equal bytes."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
@@ -15,31 +15,9 @@ import pandas as pd
 
 from tilescan import artifacts
 from tilescan.cluster import NOISE, query_positions
-from tilescan.errors import TilescanError
 from tilescan.evaluate import load_ground_truth
-from tilescan.stage import model_shape, section
-
-
-@dataclass(frozen=True)
-class ReportSettings:
-    """params.yaml `report`: how many tiles each gallery shows and their largest side in pixels."""
-    clusters_shown: int = 10
-    tiles_per_cluster: int = 6
-    noise_tiles: int = 12
-    top_flagged: int = 30
-    borderline_tiles: int = 9
-    error_tiles: int = 18
-    tile_px: int = 128
-
-    @classmethod
-    def from_params(cls, values: dict) -> ReportSettings:
-        unknown = set(values) - {f.name for f in fields(cls)}
-        if unknown:
-            raise TilescanError(f"report: unknown key(s) {', '.join(sorted(unknown))}")
-        for name, value in values.items():
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise TilescanError(f"report.{name} must be an integer >= 1, got {value!r}")
-        return cls(**values)
+from tilescan.params import Params, Report
+from tilescan.stage import model_shape
 
 
 @dataclass
@@ -61,7 +39,7 @@ class ReportInputs:
     truth: pd.DataFrame | None         # id, annotation; None without ground truth
     pr_curve: pd.DataFrame             # recall, precision
     dropped: pd.DataFrame              # data/prepared/dropped.csv: id, filename, split, reason
-    settings: ReportSettings
+    settings: Report                   # params.yaml `report`: gallery sizes, tile size
 
     # Per-tile facts the galleries print, indexed by position.
     @cached_property
@@ -107,16 +85,15 @@ def reconstruct(shape: dict, weights: Path, images: np.ndarray) -> np.ndarray:
     return np.clip(np.round(output * 255.0), 0, 255).astype(np.uint8)
 
 
-def load_inputs(params: dict) -> ReportInputs:
-    settings = ReportSettings.from_params(params.get("report") or {})
+def load_inputs(params: Params) -> ReportInputs:
     index = artifacts.load_index()
     ids = index["id"].tolist()
-    queries = [str(q) for q in section(params, "knn_report")["queries"]]
+    queries = list(params.knn_report.queries)
     read_tile = artifacts.tile_reader(index)
     query_images = np.stack([read_tile(p) for p in query_positions(ids, queries)]) if queries else np.zeros((0,))
     metrics = {str(path): artifacts.load_metrics(name) for name, path in artifacts.METRICS_FILES.items()}
     quality = metrics[str(artifacts.METRICS_FILES["quality"])]
-    truth = load_ground_truth(Path(section(params, "data")["labels_csv"])) if quality.get("labels_csv") else None
+    truth = load_ground_truth(Path(params.data.labels_csv)) if quality.get("labels_csv") else None
     return ReportInputs(
         ids=ids, splits=index["split"].to_numpy(), read_tile=read_tile,
         labels=artifacts.load_array(artifacts.CLUSTER_LABELS, "dbscan"),
@@ -125,7 +102,8 @@ def load_inputs(params: dict) -> ReportInputs:
         queries=queries, reconstructions=reconstruct(model_shape(params), artifacts.MODEL_WEIGHTS, query_images),
         recon_error=artifacts.load_array(artifacts.RECON_ERROR, "encode"),
         metrics=metrics, train_loss=artifacts.load_loss("train"), val_loss=artifacts.load_loss("eval"),
-        truth=truth, pr_curve=artifacts.load_pr_curve(), dropped=artifacts.load_dropped(), settings=settings)
+        truth=truth, pr_curve=artifacts.load_pr_curve(), dropped=artifacts.load_dropped(),
+        settings=params.report)
 
 
 # --- deterministic choices ---------------------------------------------------------------------------
