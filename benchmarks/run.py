@@ -175,7 +175,7 @@ def bench_prepare(params: dict, sizes: dict, work: Path) -> dict:
     start = time.perf_counter()
     result = prepare_split(raw, "png_csv", "train", config, work / "prepared_png.npy")
     seconds = time.perf_counter() - start
-    n_read = len(result.kept) + len(result.black) + len(result.skipped)
+    n_read = len(result.kept) + len(result.skipped)
     return {"prepare_tiles_per_s": round(n_read / seconds, 1), "prepare_n_tiles": n_read,
             "prepare_workers": config.workers, "synthesize_tiles_per_s": round(synth_rate, 1)}
 

@@ -43,7 +43,7 @@ def main(raw_dir: Path, work_dir: Path, params: dict) -> dict:
     encode_tiles(encoder, decoder, tiles, shape["channels"], params["encode_batch_size"], latents, errors)
     latents.flush()
     encode_seconds = time.perf_counter() - start
-    return {"n_read": len(result.kept) + len(result.black) + len(result.skipped), "n_kept": len(result.kept),
+    return {"n_read": len(result.kept) + len(result.skipped), "n_kept": len(result.kept),
             "n_encoded": int(len(tiles)), "prepare_seconds": prepare_seconds, "encode_seconds": encode_seconds,
             "main_process_peak_rss_mb_after_prepare": rss_after_prepare,
             "main_process_peak_rss_mb": peak_rss_mb()}

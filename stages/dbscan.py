@@ -12,14 +12,14 @@ from tilescan.cluster import (
     run_dbscan,
 )
 from tilescan.params import Params
-from tilescan.stage import run_stage
+from tilescan.stage import query_source, run_stage
 
 
 def main(params: Params) -> str:
     min_samples = params.dbscan.min_samples
     queries = list(params.knn_report.queries)
     ids = artifacts.load_index()["id"].tolist()
-    query_positions(ids, queries)  # fail early on an unknown query id
+    query_positions(ids, queries, query_source(params))  # fail early on an unknown query id
     points = artifacts.load_aligned(artifacts.SCALED_LATENTS, "scale", len(ids))
     curve = k_distance_curve(points, min_samples)
     eps = resolve_eps(params.dbscan.eps, curve)

@@ -26,7 +26,7 @@ def main(params: Params) -> str:
         return "evaluate: no ground truth (data.labels_csv is empty); quality not measured"
     truth = load_ground_truth(Path(labels_csv))
     flagged = artifacts.load_flagged()
-    scanned = pd.concat([artifacts.load_index(), artifacts.load_dropped()])
+    scanned = pd.concat([artifacts.load_index(), artifacts.load_dropped()])  # every tile + the unreadable
     frame = evaluation_frame(flagged, scanned.loc[scanned["split"] == "train", "id"].tolist(), truth)
     metrics = {"labels_csv": labels_csv, "split": "train",
                **quality(frame["annotation"].to_numpy(), frame["score"].to_numpy(), frame["flagged"].to_numpy())}

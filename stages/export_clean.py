@@ -1,4 +1,5 @@
-"""Stage export_clean: training_data.csv / test_data.csv without the flagged (and mostly-black) tiles."""
+"""Stage export_clean: training_data.csv / test_data.csv without the flagged (and, with drop_black, the
+mostly-black) tiles."""
 from tilescan import artifacts
 from tilescan.atomic import staged_outputs
 from tilescan.export import read_table, remove_ids, write_table
@@ -12,8 +13,8 @@ def main(params: Params) -> str:
     flagged = artifacts.load_flagged()
     drop = set(flagged.loc[flagged["flagged"] == 1, "id"])
     if params.export_clean.drop_black:
-        dropped = artifacts.load_dropped()
-        drop |= set(dropped.loc[dropped["reason"] == "black", "id"])
+        index = artifacts.load_index()
+        drop |= set(index.loc[index["black"] == 1, "id"])
     counts = {}
     clean = artifacts.CLEAN_CSVS
     with staged_outputs(*clean.values(), artifacts.METRICS_FILES["export_clean"]) as (*temps, metrics_file):

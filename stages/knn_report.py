@@ -1,26 +1,29 @@
 """Stage knn_report: each query's k nearest tiles in latent space (correctly indexed), the neighbour grid,
-and the ranked flagged list (scored by knn_report.method)."""
+and the ranked flagged list of every prepared tile (scored by knn_report.method, with the score components)."""
 from tilescan import artifacts
 from tilescan.atomic import staged_outputs
 from tilescan.cluster import query_positions
 from tilescan.figures import neighbour_grid, save_png
 from tilescan.params import Params
 from tilescan.score import knn_report
-from tilescan.stage import run_stage
+from tilescan.stage import query_source, run_stage
 
 
 def main(params: Params) -> str:
-    method, threshold = params.knn_report.method, params.knn_report.flag_threshold
+    settings = params.knn_report
     index = artifacts.load_index()
     ids = index["id"].tolist()
-    query_rows = query_positions(ids, list(params.knn_report.queries))
+    query_rows = query_positions(ids, list(settings.queries), query_source(params))
     points = artifacts.load_aligned(artifacts.SCALED_LATENTS, "scale", len(ids))
     labels = artifacts.load_aligned(artifacts.CLUSTER_LABELS, "dbscan", len(ids))
     features = artifacts.load_aligned(artifacts.FEATURES_ARRAY, "features", len(ids))
-    k = params.knn_report.k
+    probability = artifacts.load_aligned(artifacts.DETECTOR_PROBABILITY, "train_detector", len(ids))
+    thresholds = {"statistics": settings.flag_threshold, "detector": settings.detector_threshold,
+                  "combined": settings.combined_threshold}
     flagged, knn, summary = knn_report(
-        ids, points, labels, features, artifacts.load_feature_names(), query_rows, method, k, threshold,
-        min_samples=params.dbscan.min_samples, seed=params.common.seed)
+        ids, index["black"].to_numpy(), points, labels, features, artifacts.load_feature_names(), probability,
+        query_rows, settings.method, settings.k, thresholds, min_samples=params.dbscan.min_samples,
+        seed=params.common.seed)
     grid = neighbour_grid(knn, artifacts.tile_reader(index), ids)
     outputs = (artifacts.FLAGGED, artifacts.KNN, artifacts.KNN_GRID, artifacts.METRICS_FILES["knn_report"])
     with staged_outputs(*outputs) as (flagged_csv, knn_csv, grid_png, metrics_file):
@@ -28,8 +31,9 @@ def main(params: Params) -> str:
         knn.to_csv(knn_csv, index=False, float_format="%.6f")
         save_png(grid, grid_png)
         artifacts.write_metrics(metrics_file, summary)
-    return (f"knn_report: {method} flagged {summary['n_flagged']} of {len(ids)} tiles -> {artifacts.FLAGGED}; "
-            f"{len(query_rows)} queries x {k} neighbours -> {artifacts.KNN_GRID}")
+    return (f"knn_report: {summary['method']} flagged {summary['n_flagged']} of {len(ids)} tiles "
+            f"({summary['n_black']} mostly black) -> {artifacts.FLAGGED}; "
+            f"{len(query_rows)} queries x {settings.k} neighbours -> {artifacts.KNN_GRID}")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Stage prepare: raw dataset -> resized uint8 arrays (train, val) + index, mostly-black tiles dropped."""
+"""Stage prepare: raw dataset -> resized uint8 arrays (train, val) + index (mostly-black tiles marked)."""
 from tilescan import artifacts
 from tilescan.atomic import staged_outputs
 from tilescan.params import Params
@@ -22,7 +22,8 @@ def main(params: Params) -> str:
     counts = metrics["splits"]
     black = sum(c["dropped_black"] for c in counts.values())
     return (f"prepare: {fmt} -> {len(index)} tiles of {config.img_size}x{config.img_size} in {artifacts.PREPARED} "
-            f"({counts['train']['kept']} train, {counts['val']['kept']} val); dropped {black} mostly black, "
+            f"({counts['train']['kept']} train, {counts['val']['kept']} val); {black} mostly black (scored, "
+            f"not used to train the autoencoder), "
             f"skipped {len(metrics['skipped_ids'])} unreadable")
 
 

@@ -1,9 +1,11 @@
-"""Stage train_autoencoder: fit the notebook's autoencoder on the prepared train tiles (val = test class 0)."""
+"""Stage train_autoencoder: fit the notebook's autoencoder on the prepared train tiles that are not mostly black
+(val = test class 0, likewise)."""
 from tilescan import artifacts
 from tilescan.atomic import staged_outputs
 from tilescan.errors import TilescanError
 from tilescan.params import Params
 from tilescan.stage import model_shape, run_stage
+from tilescan.tiles import RowSubset
 from tilescan.train import TrainConfig, train_autoencoder
 
 
@@ -14,7 +16,9 @@ def main(params: Params) -> str:
         latent_dim=shape["latent_dim"], batch_size=settings.batch_size, epochs=settings.epochs,
         patience=settings.patience, learning_rate=settings.learning_rate, seed=params.common.seed,
         strategy=settings.strategy, mixed_precision=settings.mixed_precision)
-    train_tiles, val_tiles = artifacts.open_split("train"), artifacts.open_split("val")
+    index = artifacts.load_index()
+    train_tiles, val_tiles = (RowSubset(artifacts.open_split(split), artifacts.autoencoder_rows(index, split))
+                              for split in ("train", "val"))
     if train_tiles.shape[1] != shape["img_size"]:
         raise TilescanError(f"common.img_size is {shape['img_size']} but {artifacts.split_file('train')} holds "
                             f"{train_tiles.shape[1]}-pixel tiles: re-run prepare")

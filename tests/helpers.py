@@ -193,14 +193,15 @@ def write_tfrecords(path: Path, records: list[bytes]) -> None:
 # ---- what upstream stages would have written ------------------------------------------------------
 
 def write_prepared(workdir: Path, n_train: int = 6, n_val: int = 3, side: int = 16) -> list[str]:
-    """data/prepared as prepare writes it: train.npy, val.npy (uint8 N x S x S), index.csv, dropped.csv."""
+    """data/prepared as prepare writes it: train.npy, val.npy (uint8 N x S x S), index.csv (none mostly black),
+    dropped.csv."""
     out = workdir / "data/prepared"
     out.mkdir(parents=True, exist_ok=True)
     rows = []
     for split, n in (("train", n_train), ("val", n_val)):
         np.save(out / f"{split}.npy", np.stack([tile(i, side) for i in range(n)]))
-        rows += [(f"{split[0]}{i}", f"{split}_images/{split[0]}{i}.png", split, i) for i in range(n)]
-    pd.DataFrame(rows, columns=["id", "filename", "split", "row"]).to_csv(out / "index.csv", index=False)
+        rows += [(f"{split[0]}{i}", f"{split}_images/{split[0]}{i}.png", split, i, 0) for i in range(n)]
+    pd.DataFrame(rows, columns=["id", "filename", "split", "row", "black"]).to_csv(out / "index.csv", index=False)
     pd.DataFrame(columns=["id", "filename", "split", "reason"]).to_csv(out / "dropped.csv", index=False)
     return [row[0] for row in rows]
 
@@ -221,6 +222,8 @@ def write_clusters(workdir: Path, n: int) -> None:
     (workdir / "data/features").mkdir(parents=True, exist_ok=True)
     np.save(workdir / "data/features/features.npy", np.zeros((n, len(FEATURE_NAMES)), dtype=np.float32))
     (workdir / "data/features/names.json").write_text(json.dumps(FEATURE_NAMES))
+    (workdir / "data/detector").mkdir(parents=True, exist_ok=True)
+    np.save(workdir / "data/detector/probability.npy", np.linspace(0, 1, n, dtype=np.float32))
 
 
 # ---- a whole pipeline run -------------------------------------------------------------------------
@@ -231,6 +234,8 @@ TINY_PARAMS = {
     "prepare.workers": 1,
     "train_autoencoder.filters": [4, 4, 4], "train_autoencoder.dense_units": 8, "train_autoencoder.latent_dim": 6,
     "train_autoencoder.batch_size": 32, "train_autoencoder.epochs": 2,
+    "train_detector.n_examples": 64, "train_detector.max_base_tiles": 40, "train_detector.crop_size": 48,
+    "train_detector.input_size": 64, "train_detector.batch_size": 16, "train_detector.workers": 1,
     "dbscan.eps": "auto",
 }
 
@@ -269,12 +274,16 @@ def make_repo(dest: Path) -> Path:
 
 
 def pick_queries(repo: Path, n: int = 2) -> list[str]:
-    """Annotation tiles of the tiny synthetic set that prepare keeps (not mostly black)."""
+    """n annotation tiles of the tiny synthetic set's train split, then one mostly black train tile (a query
+    that prepare marks black must still be scored and flagged)."""
     truth = pd.read_csv(repo / "data/synthetic/annotations.csv", dtype={"id": str})
-    train = set(pd.read_csv(repo / "data/synthetic/training_data.csv", index_col=0, dtype={"id": str})["id"])
+    table = pd.read_csv(repo / "data/synthetic/training_data.csv", index_col=0, dtype={"id": str})
+    train = set(table.loc[table["class"] == 0, "id"])
     candidates = truth[(truth["annotation"] == 1) & truth["id"].isin(train)
                        & truth["kind"].isin(["label_strip", "text_over_tissue", "text_low_contrast"])]
-    return candidates["id"].head(n).tolist()
+    black = [tile_id for tile_id in sorted(train)
+             if np.mean(np.asarray(Image.open(repo / f"data/synthetic/train_images/{tile_id}.png")) < 20) > 0.95]
+    return candidates["id"].head(n).tolist() + black[:1]
 
 
 def pipeline_run(repo: Path) -> Path:

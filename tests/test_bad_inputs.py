@@ -104,7 +104,7 @@ def test_no_tiles_of_the_kept_class(tmp_path):
 def test_every_tile_mostly_black(tmp_path):
     work = make_workdir(tmp_path / "work")
     write_png_csv(work / RAW, pixels=lambda *_: tile(0, black=True))
-    refused(work, "prepare", "no train tiles", f"dropping {sum(c == 0 for _, c in TRAIN_ROWS)} mostly-black",
+    refused(work, "prepare", "no train tiles", f"{sum(c == 0 for _, c in TRAIN_ROWS)} are mostly black",
             "prepare.max_black_fraction")
 
 

@@ -46,8 +46,8 @@ def test_query_positions_are_positional_not_labels():
     # ids are not 0..n-1 (the notebook filtered rows): positions must come from the id list
     ids = ["c7", "c3", "c311", "c2"]
     assert query_positions(ids, ["c311", "c7"]).tolist() == [2, 0]
-    with pytest.raises(TilescanError, match="knn_report.queries: unknown tile id\\(s\\) c999"):
-        query_positions(ids, ["c999"])
+    with pytest.raises(TilescanError, match="knn_report.queries: unknown tile id\\(s\\) c999: not in data.raw_dir"):
+        query_positions(ids, ["c999"], "data.raw_dir's (raw) readable class-0 tiles")
 
 
 def test_knn_rejects_bad_k():

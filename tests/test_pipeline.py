@@ -2,14 +2,17 @@
 changed, and `dvc status` clean afterwards."""
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
 
 from helpers import dvc
 
-EXPECTED_STAGES = {"synthesize", "prepare", "train_autoencoder", "encode", "scale", "dbscan", "knn_report",
-                   "evaluate"}
+EXPECTED_STAGES = {"synthesize", "prepare", "train_autoencoder", "train_detector", "encode", "scale", "dbscan",
+                   "knn_report", "evaluate"}
+
+DETECTOR_OUTPUTS = ("models/detector.weights.h5", "data/detector/probability.npy", "metrics/detector.json")
 
 
 def output_hashes(lock_text: str) -> dict[str, str]:
@@ -27,31 +30,57 @@ def changed_outputs(before: str, after: str) -> list[str]:
 def test_every_stage_ran_and_wrote_its_outputs(pipeline_repo):
     lock = yaml.safe_load((pipeline_repo / "dvc.lock").read_text())
     assert EXPECTED_STAGES <= set(lock["stages"])
-    flagged = pd.read_csv(pipeline_repo / "reports/flagged.csv")
-    assert flagged.columns.tolist()[:4] == ["id", "score", "flagged", "cluster"]
+    flagged = pd.read_csv(pipeline_repo / "reports/flagged.csv", dtype={"id": str})
+    assert flagged.columns.tolist() == ["id", "score", "flagged", "cluster", "dropped_black", "statistics",
+                                        "text_evidence", "detector"]
     assert flagged["score"].is_monotonic_decreasing and flagged["flagged"].isin([0, 1]).all()
-    index = pd.read_csv(pipeline_repo / "data/prepared/index.csv")
-    assert sorted(flagged["id"]) == sorted(index["id"])
+    # every class-0 tile of both splits has a row, mostly black ones included
+    class0 = []
+    for csv in ("training_data.csv", "test_data.csv"):
+        table = pd.read_csv(pipeline_repo / "data/synthetic" / csv, index_col=0, dtype={"id": str})
+        class0 += table.loc[table["class"] == 0, "id"].tolist()
+    assert sorted(flagged["id"]) == sorted(class0)
+    index = pd.read_csv(pipeline_repo / "data/prepared/index.csv", dtype={"id": str})
+    assert sorted(flagged["id"]) == sorted(index["id"]) and flagged["dropped_black"].sum() == index["black"].sum() > 0
+    probability = np.load(pipeline_repo / "data/detector/probability.npy")
+    assert probability.dtype == np.float32 and len(probability) == len(index)
+    assert np.allclose(flagged.set_index("id").loc[index["id"], "detector"], probability, atol=1e-6)
     quality = json.loads((pipeline_repo / "metrics/quality.json").read_text())
     for key in ("average_precision", "precision", "recall", "f1", "recall_at_precision_0.9"):
         assert 0.0 <= quality[key] <= 1.0
     train = json.loads((pipeline_repo / "metrics/train.json").read_text())
     assert train["epochs_run"] == 2
+    detector = json.loads((pipeline_repo / "metrics/detector.json").read_text())
+    assert detector["examples"] == 64 and detector["tiles_scored"] == len(index)
+
+
+@pytest.mark.slow
+def test_a_mostly_black_query_is_scored_and_flagged(pipeline_repo):
+    queries = yaml.safe_load((pipeline_repo / "params.yaml").read_text())["knn_report"]["queries"]
+    index = pd.read_csv(pipeline_repo / "data/prepared/index.csv", dtype={"id": str}).set_index("id")
+    black_queries = [q for q in queries if index.loc[q, "black"] == 1]
+    assert black_queries, "the tiny run has no mostly black query"
+    flagged = pd.read_csv(pipeline_repo / "reports/flagged.csv", dtype={"id": str}).set_index("id")
+    assert (flagged.loc[black_queries, "flagged"] == 1).all()
+    assert (flagged.loc[black_queries, "dropped_black"] == 1).all()
 
 
 @pytest.mark.slow
 def test_each_query_is_its_own_first_neighbour(pipeline_repo):
     knn = pd.read_csv(pipeline_repo / "reports/knn.csv")
     firsts = knn[knn["rank"] == 0]
-    assert len(firsts) == 2 and (firsts["neighbour"] == firsts["query"]).all() and (firsts["distance"] == 0).all()
+    assert len(firsts) == 3 and (firsts["neighbour"] == firsts["query"]).all() and (firsts["distance"] == 0).all()
     assert (knn.groupby("query")["distance"].apply(lambda d: d.is_monotonic_increasing)).all()
 
 
 @pytest.mark.slow
 def test_forced_rerun_is_byte_identical_and_status_clean(pipeline_repo):
     before = (pipeline_repo / "dvc.lock").read_text()
+    detector = [(pipeline_repo / path).read_bytes() for path in DETECTOR_OUTPUTS]
     dvc("repro", "-f", cwd=pipeline_repo)
     after = (pipeline_repo / "dvc.lock").read_text()
+    assert [(pipeline_repo / path).read_bytes() for path in DETECTOR_OUTPUTS] == detector, \
+        "the detector's weights, probabilities or metrics differ on a re-run"
     changed = changed_outputs(before, after)
     assert not changed, f"outputs whose hash changed on a forced re-run: {', '.join(changed)}"
     status = dvc("status", cwd=pipeline_repo).stdout
@@ -66,7 +95,7 @@ def test_changed_outputs_names_what_differs():
 @pytest.mark.slow
 def test_experiment_on_eps_reruns_only_downstream(pipeline_repo):
     result = dvc("exp", "run", "-S", "dbscan.eps=1.5", cwd=pipeline_repo)
-    for stage in ("synthesize", "prepare", "train_autoencoder", "encode", "scale"):
+    for stage in ("synthesize", "prepare", "train_autoencoder", "train_detector", "encode", "scale"):
         assert f"Stage '{stage}' didn't change, skipping" in result.stdout, result.stdout
     for stage in ("dbscan", "knn_report", "evaluate"):
         assert f"Running stage '{stage}'" in result.stdout, result.stdout

@@ -24,16 +24,18 @@ def write_dataset(root, n=12):
     return rows
 
 
-def test_prepare_split_keeps_class_and_drops_black(tmp_path):
+def test_prepare_split_keeps_class_and_marks_black(tmp_path):
     rows = write_dataset(tmp_path / "raw")
     config = PrepareConfig(img_size=8, keep_class=0, black_level=20, max_black_fraction=0.9, workers=2)
     result = prepare_split(tmp_path / "raw", "png_csv", "train", config, tmp_path / "train.npy")
     class0 = [tile_id for tile_id, label in rows if label == 0]
-    assert [r.id for r in result.kept] + [r.id for r in result.black] != []
-    assert sorted(r.id for r in result.kept + result.black) == sorted(class0)
+    assert sorted(r.id for r in result.kept) == sorted(class0)  # every class-0 tile is written, black or not
     assert all(int(r.id[1:]) % 4 == 0 for r in result.black) and result.black
+    assert {r.id for r in result.black} <= {r.id for r in result.kept}
     array = np.load(tmp_path / "train.npy", mmap_mode="r")
-    assert array.shape == (len(result.kept), 8, 8) and array.dtype == np.uint8 and (array == 120).all()
+    assert array.shape == (len(result.kept), 8, 8) and array.dtype == np.uint8
+    bright = [i for i, r in enumerate(result.kept) if r not in result.black]
+    assert (array[bright] == 120).all()
     assert [p.name for p in tmp_path.iterdir() if p.suffix == ".rows"] == []
 
 

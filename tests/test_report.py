@@ -64,7 +64,7 @@ class Page(HTMLParser):
 def make_inputs(queries=("t3", "t25"), truth: bool = True, n: int = 40) -> ReportInputs:
     """40 tiles: t0-t29 train, t30-t39 val; cluster 0 = t0-t11, cluster 1 = t12-t19, the rest noise;
     score falls with position, t0-t4 flagged. Truth: t0, t1 (flagged), t5, t20, t35 (val) annotation;
-    t2-t4 flagged without annotation. d0 (train) was dropped as black and is an annotation tile."""
+    t2-t4 flagged without annotation. d0 (train) was unreadable (skipped by prepare) and is an annotation tile."""
     rng = np.random.default_rng(0)
     ids = [f"t{i}" for i in range(n)]
     tiles = rng.integers(0, 256, (n, SIDE, SIDE), dtype=np.uint8)
@@ -76,9 +76,10 @@ def make_inputs(queries=("t3", "t25"), truth: bool = True, n: int = 40) -> Repor
                        columns=["query", "rank", "neighbour", "distance"])
     metrics = {
         "prepare": {"format": "png_csv", "img_size": SIDE, "skipped_ids": [],
-                    "splits": {"train": {"read": 31, "kept": 30, "dropped_black": 1, "skipped_unreadable": 0},
+                    "splits": {"train": {"read": 31, "kept": 30, "dropped_black": 1, "skipped_unreadable": 1},
                                "val": {"read": 10, "kept": 10, "dropped_black": 0, "skipped_unreadable": 0}}},
         "train": {"loss": 0.6, "val_loss": 0.65, "epochs_run": 2},
+        "detector": {"examples": 64, "loss": 0.5},
         "dbscan": {"eps": 0.9, "n_clusters": 2, "largest_clusters": [12, 8], "query_clusters": {"t3": 0}},
         "knn_report": {"method": "baseline", "k": 3},
         "quality": ({"labels_csv": "truth.csv", "split": "train", "average_precision": 0.5, "precision": 0.4,
@@ -100,7 +101,7 @@ def make_inputs(queries=("t3", "t25"), truth: bool = True, n: int = 40) -> Repor
                if truth else None),
         pr_curve=pd.DataFrame({"recall": [1.0, 0.5, 0.0], "precision": [0.1, 0.4, 1.0]}) if truth
         else pd.DataFrame(columns=["recall", "precision"]),
-        dropped=pd.DataFrame({"id": ["d0"], "filename": ["d0.png"], "split": ["train"], "reason": ["black"]}),
+        dropped=pd.DataFrame({"id": ["d0"], "filename": ["d0.png"], "split": ["train"], "reason": ["unreadable"]}),
         settings=Report(clusters_shown=10, tiles_per_cluster=3, noise_tiles=4, top_flagged=6, borderline_tiles=9,
                         error_tiles=5, tile_px=128))
 
@@ -148,9 +149,9 @@ def test_ground_truth_galleries_count_by_hand(full_page):
     text, page = full_page
     # flagged t0-t4; annotation t0, t1 among them -> t2, t3, t4 are false positives
     assert page.heading("False positives").startswith("False positives: 3 ")
-    # train annotation tiles not flagged: t5, t20 shown, d0 dropped by prepare; t35 is val (not evaluated)
+    # train annotation tiles not flagged: t5, t20 shown, d0 skipped by prepare; t35 is val (not evaluated)
     assert page.heading("Missed").startswith("Missed: 3 annotation tiles")
-    assert "2 are among the prepared tiles" in text and "1 were dropped by prepare (1 black)" in text
+    assert "2 are among the prepared tiles" in text and "1 were skipped by prepare (1 unreadable)" in text
     assert 'class="truth"' in text
 
 

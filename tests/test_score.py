@@ -1,4 +1,4 @@
-"""Scoring: hand-made cases for the notebook baseline and tilescan's method."""
+"""Scoring: hand-made cases for the notebook baseline, the statistics, the detector and their combination."""
 import numpy as np
 import pytest
 
@@ -9,6 +9,9 @@ from tilescan.score import (
     baseline_scores,
     check_method,
     check_threshold,
+    combined_scores,
+    detector_scores,
+    knn_report,
     percentile_rank,
     text_evidence,
     tilescan_scores,
@@ -68,9 +71,49 @@ def test_tilescan_queries_pull_similar_tiles_up():
     assert np.all((guided >= 0) & (guided <= 1))
 
 
+def test_detector_flag_is_a_probability_threshold_and_queries_are_flagged():
+    probability = np.array([0.1, 0.49, 0.5, 0.9])
+    score, flagged = detector_scores(probability, np.array([0]), 0.5)
+    assert score.tolist() == probability.tolist() and flagged.tolist() == [True, False, True, True]
+
+
+def test_combined_ranks_by_both_and_flags_by_values_not_percentiles():
+    probability = np.array([0.9, 0.8, 0.1, 0.6])
+    statistics = np.array([0.2, 0.9, 0.5, 0.7])
+    evidence = np.array([0.7, 0.9, 1.0, 0.8])
+    score, flagged = combined_scores(probability, statistics, evidence, np.array([], dtype=int), 0.75)
+    assert np.allclose(score, [(1.0 + 0.25) / 2, (0.75 + 1.0) / 2, (0.25 + 0.5) / 2, (0.5 + 0.75) / 2])
+    assert flagged.tolist() == [True, True, False, False]  # (p + evidence) / 2 = 0.8, 0.85, 0.55, 0.7
+    # a dataset without lettering: the detector calls every tile clean, so nothing is flagged whatever the ranks
+    clean = combined_scores(np.full(100, 0.05), np.linspace(0, 1, 100), np.linspace(0, 1, 100),
+                            np.array([], dtype=int), 0.75)[1]
+    assert not clean.any()
+
+
+def test_a_mostly_black_query_is_scored_and_flagged():
+    """Every tile has a row, black ones included, with the components; a black query is flagged by every method."""
+    n = 30
+    rng = np.random.default_rng(1)
+    features = _features(list(rng.uniform(0, 1, n)))
+    black = np.zeros(n, int)
+    black[[3, 7]] = 1
+    thresholds = {"statistics": 0.99, "detector": 0.99, "combined": 0.99}
+    for method in ("baseline", "statistics", "detector", "combined", "tilescan"):
+        flagged, _, summary = knn_report(
+            [f"t{i}" for i in range(n)], black, rng.normal(size=(n, 3)), np.zeros(n, np.int32), features, NAMES,
+            np.full(n, 0.01), np.array([3]), method, 2, thresholds, min_samples=2, seed=0)
+        assert flagged.columns.tolist() == ["id", "score", "flagged", "cluster", "dropped_black", "statistics",
+                                            "text_evidence", "detector"]
+        assert sorted(flagged["id"]) == sorted(f"t{i}" for i in range(n))
+        row = flagged.set_index("id").loc["t3"]
+        assert row["flagged"] == 1 and row["dropped_black"] == 1
+        assert summary["n_black"] == 2 and summary["method"] == ("statistics" if method == "tilescan" else method)
+
+
 def test_validation():
     with pytest.raises(TilescanError, match="knn_report.method"):
         check_method("magic")
+    assert check_method("tilescan") == "statistics"
     for bad in (-0.1, 1.5, "high", True):
         with pytest.raises(TilescanError, match="knn_report.flag_threshold"):
             check_threshold(bad)

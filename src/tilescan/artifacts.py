@@ -14,12 +14,16 @@ SPLITS = ("train", "val")
 
 # prepare
 PREPARED = Path("data/prepared")                 # <split>.npy (uint8 N x S x S), index.csv, dropped.csv
-PREPARED_INDEX = PREPARED / "index.csv"          # id, filename, split, row (train rows, then val rows)
-PREPARED_DROPPED = PREPARED / "dropped.csv"      # tiles prepare left out: id, filename, split, reason
+PREPARED_INDEX = PREPARED / "index.csv"          # id, filename, split, row, black (train rows, then val rows)
+PREPARED_DROPPED = PREPARED / "dropped.csv"      # unreadable tiles prepare skipped: id, filename, split, reason
 # train_autoencoder
 MODEL_WEIGHTS = Path("models/autoencoder.weights.h5")
 TRAIN_LIVE = Path("dvclive/train")               # dvclive loss curves
 LOSS_FILES = {split: TRAIN_LIVE / f"plots/metrics/{split}/loss.tsv" for split in ("train", "eval")}
+# train_detector
+DETECTOR_WEIGHTS = Path("models/detector.weights.h5")
+DETECTOR = Path("data/detector")
+DETECTOR_PROBABILITY = DETECTOR / "probability.npy"  # float32 N: lettering probability per prepared tile
 # encode
 ENCODED = Path("data/encoded")
 ENCODED_LATENTS = ENCODED / "latents.npy"        # float32 N x latent_dim
@@ -38,7 +42,8 @@ CLUSTER_LABELS = CLUSTERS / "labels.npy"         # int32 DBSCAN label per tile, 
 K_DISTANCE = CLUSTERS / "k_distance.csv"         # rank, k_distance
 # knn_report, evaluate, export_clean, report
 REPORTS = Path("reports")
-FLAGGED = REPORTS / "flagged.csv"                # id, score, flagged, cluster (score descending)
+FLAGGED = REPORTS / "flagged.csv"                # id, score, flagged, cluster, dropped_black, statistics,
+                                                 # text_evidence, detector (score descending)
 KNN = REPORTS / "knn.csv"                        # query, rank, neighbour, distance
 KNN_GRID = REPORTS / "knn_grid.png"
 PR_CURVE = REPORTS / "pr_curve.csv"              # recall, precision
@@ -46,7 +51,8 @@ CLEAN_CSVS = {"train": REPORTS / "training_data.clean.csv", "val": REPORTS / "te
 REPORT_HTML = REPORTS / "index.html"
 # metrics of every stage that writes one (metrics/bench.json is not a pipeline output)
 METRICS = Path("metrics")
-METRICS_MADE_BY = {"prepare": "prepare", "train": "train_autoencoder", "dbscan": "dbscan", "knn_report": "knn_report",
+METRICS_MADE_BY = {"prepare": "prepare", "train": "train_autoencoder", "detector": "train_detector",
+                   "dbscan": "dbscan", "knn_report": "knn_report",
                    "quality": "evaluate", "export_clean": "export_clean"}
 METRICS_FILES = {name: METRICS / f"{name}.json" for name in METRICS_MADE_BY}
 
@@ -66,14 +72,15 @@ def require_file(path: Path, made_by: str) -> Path:
 # --- loaders -------------------------------------------------------------------------------------------
 
 def load_index(path: Path = PREPARED_INDEX) -> pd.DataFrame:
-    """The prepared index: one row per tile in (train rows, then val rows) order: id, filename, split, row."""
+    """The prepared index: one row per readable tile in (train rows, then val rows) order: id, filename, split,
+    row, black (1 = mostly black: scored, but not used to train the autoencoder)."""
     if not path.is_file():
         raise TilescanError(f"{path}: prepared index not found (run the prepare stage)")
-    return pd.read_csv(path, dtype={"id": str, "filename": str, "split": str, "row": np.int64})
+    return pd.read_csv(path, dtype={"id": str, "filename": str, "split": str, "row": np.int64, "black": np.int64})
 
 
 def load_dropped() -> pd.DataFrame:
-    """The tiles prepare left out (mostly black or unreadable): id, filename, split, reason."""
+    """The tiles prepare left out (unreadable, with prepare.on_unreadable = skip): id, filename, split, reason."""
     if not PREPARED_DROPPED.is_file():
         raise TilescanError(f"{PREPARED_DROPPED}: not found (run the prepare stage)")
     return pd.read_csv(PREPARED_DROPPED, dtype={"id": str, "filename": str, "split": str, "reason": str})
@@ -109,8 +116,15 @@ def load_feature_names() -> list[str]:
     return json.loads(require_file(FEATURE_NAMES_FILE, "features").read_text())
 
 
+def autoencoder_rows(index: pd.DataFrame, split: str) -> np.ndarray:
+    """Rows of split's prepared array that train (and validate) the autoencoder: those not mostly black."""
+    rows = index.loc[index["split"] == split]
+    return rows.loc[rows["black"] == 0, "row"].to_numpy()
+
+
 def load_flagged() -> pd.DataFrame:
-    """reports/flagged.csv: id, score, flagged, cluster, highest score first."""
+    """reports/flagged.csv: id, score, flagged, cluster, dropped_black, then the score components
+    (statistics, text_evidence, detector); highest score first."""
     return pd.read_csv(require_file(FLAGGED, "knn_report"), dtype={"id": str})
 
 

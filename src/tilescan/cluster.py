@@ -97,13 +97,14 @@ def cluster_summary(labels: np.ndarray, ids: list[str], queries: list[str], top:
 
 # --- nearest neighbours ----------------------------------------------------------------------------
 
-def query_positions(ids: list[str], queries: list[str]) -> np.ndarray:
-    """Row position of each query id; an unknown id is a TilescanError naming it."""
+def query_positions(ids: list[str], queries: list[str], source: str = "the prepared tiles") -> np.ndarray:
+    """Row position of each query id; an unknown id is a TilescanError naming it and where it was looked for
+    (`source`, e.g. "data.raw_dir's (data/synthetic) readable class-0 tiles")."""
     position = {tile_id: i for i, tile_id in enumerate(ids)}
     unknown = [q for q in queries if q not in position]
     if unknown:
-        raise TilescanError(f"knn_report.queries: unknown tile id(s) {', '.join(map(str, unknown))} "
-                            "(not among the prepared tiles; dropped as black or not class 0?)")
+        raise TilescanError(f"knn_report.queries: unknown tile id(s) {', '.join(map(str, unknown))}: "
+                            f"not in {source}")
     return np.array([position[q] for q in queries], dtype=np.int64)
 
 

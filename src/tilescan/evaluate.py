@@ -65,8 +65,8 @@ def pr_curve_points(truth: np.ndarray, score: np.ndarray, max_points: int = 400)
 
 def evaluation_frame(flagged: pd.DataFrame, scanned_ids: list[str], truth: pd.DataFrame) -> pd.DataFrame:
     """One row per evaluated tile (id, annotation, score, flagged): every scanned train tile with ground
-    truth. Tiles that prepare dropped (mostly black, unreadable) are scored lowest and never flagged, so
-    an annotation tile lost there counts as missed."""
+    truth. Every readable tile is scored; an unreadable one that prepare skipped is scored lowest and never
+    flagged, so an annotation tile lost there counts as missed."""
     frame = pd.DataFrame({"id": scanned_ids}).merge(truth, on="id", how="inner")
     frame = frame.merge(flagged[["id", "score", "flagged"]], on="id", how="left")
     frame["score"] = frame["score"].fillna(float(flagged["score"].min()) - 1.0 if len(flagged) else 0.0)

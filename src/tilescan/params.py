@@ -233,6 +233,24 @@ class TrainAutoencoder:
 
 
 @dataclass(frozen=True)
+class TrainDetector:
+    n_examples: int = spec(Interval(int, 2))
+    max_base_tiles: int = spec(Interval(int, 1))
+    crop_size: int = spec(Interval(int, 16))
+    input_size: int = spec(Interval(int, 16))
+    batch_size: int = spec(Interval(int, 1))
+    learning_rate: float = spec(Interval(float, 0, None, closed="neither"))
+    label_smoothing: float = spec(Interval(float, 0, 0.5, closed="left"))
+    query_share: float = spec(Interval(float, 0, 1))
+    distractor_rate: float = spec(Interval(float, 0, 1))
+    workers: int = spec(Interval(int, 1))
+
+    def check(self) -> None:
+        _require(self.crop_size <= self.input_size, "train_detector.crop_size", self.crop_size,
+                 f"<= train_detector.input_size ({self.input_size})")
+
+
+@dataclass(frozen=True)
 class Encode:
     batch_size: int = spec(Interval(int, 1))
 
@@ -253,8 +271,10 @@ class Dbscan:
 class KnnReport:
     queries: tuple[str, ...] = spec(IdList())
     k: int = spec(Interval(int, 1))
-    method: str = spec(Options(("baseline", "tilescan")))
+    method: str = spec(Options(("baseline", "statistics", "detector", "combined", "tilescan")))
     flag_threshold: float = spec(Interval(float, 0, 1))
+    detector_threshold: float = spec(Interval(float, 0, 1))
+    combined_threshold: float = spec(Interval(float, 0, 1))
 
 
 @dataclass(frozen=True)
@@ -282,6 +302,7 @@ class Params:
     data: Data
     prepare: Prepare
     train_autoencoder: TrainAutoencoder
+    train_detector: TrainDetector
     encode: Encode
     scale: Scale
     dbscan: Dbscan

@@ -1,4 +1,7 @@
-"""Select the tiles to scan, drop mostly-black ones, resize, and write uint8 arrays that memory-map."""
+"""Select the tiles to scan, resize, mark mostly-black ones, and write uint8 arrays that memory-map.
+
+Every readable tile of the kept class is written and scored downstream; the mostly-black mark (index.csv
+`black`) only decides which tiles train the autoencoder and what export_clean.drop_black leaves out."""
 from __future__ import annotations
 
 import shutil
@@ -40,9 +43,9 @@ class PrepareConfig:
 
 @dataclass
 class SplitResult:
-    kept: list[TileRef] = field(default_factory=list)
-    black: list[TileRef] = field(default_factory=list)
-    skipped: list[TileRef] = field(default_factory=list)
+    kept: list[TileRef] = field(default_factory=list)     # every tile written, in row order
+    black: list[TileRef] = field(default_factory=list)    # those of `kept` that are mostly black
+    skipped: list[TileRef] = field(default_factory=list)  # unreadable, not written
 
 
 def black_fraction(image: np.ndarray, black_level: int) -> float:
@@ -76,9 +79,8 @@ def prepare_split(raw_dir: Path, fmt: str, split: str, config: PrepareConfig, ou
             for (ref, *_), (small, black) in chunked_map(_process, jobs, config.workers):
                 if black > config.max_black_fraction:
                     result.black.append(ref)
-                else:
-                    rows.write(small.tobytes())
-                    result.kept.append(ref)
+                rows.write(small.tobytes())
+                result.kept.append(ref)
                 bar.update()
         _rows_to_npy(raw_rows, out_npy, len(result.kept), config.img_size)
     finally:
@@ -97,24 +99,25 @@ def _rows_to_npy(raw_rows: Path, out_npy: Path, n: int, img_size: int) -> None:
 def prepare_dataset(raw_dir: Path, fmt: str, config: PrepareConfig, out_dir: Path
                     ) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """Prepare the train and val splits of raw_dir into out_dir/<split>.npy; return (index, dropped, metrics):
-    index lists the kept tiles (id, filename, split, row), dropped the others (id, filename, split, reason)."""
+    index lists every readable tile (id, filename, split, row, black: 1 = mostly black), dropped the
+    unreadable ones that on_unreadable=skip left out (id, filename, split, reason)."""
     splits = list_splits(raw_dir, fmt)
     index_rows, dropped_rows, counts = [], [], {}
     for split in SPLITS:
         if split not in splits:
             raise TilescanError(f"data.raw_dir: {raw_dir} has no {split} split (format {fmt})")
         result = prepare_split(raw_dir, fmt, split, config, out_dir / split_file(split).name)
-        if not result.kept:
-            raise TilescanError(f"data.raw_dir: no {split} tiles of class {config.keep_class} left after "
-                                f"dropping {len(result.black)} mostly-black and {len(result.skipped)} "
-                                "unreadable tiles (check prepare.keep_class / prepare.max_black_fraction)")
-        index_rows += [(ref.id, ref.filename, split, row) for row, ref in enumerate(result.kept)]
-        dropped_rows += [(ref.id, ref.filename, split, "black") for ref in result.black]
+        if len(result.kept) == len(result.black):
+            raise TilescanError(f"data.raw_dir: no {split} tiles of class {config.keep_class} to train the "
+                                f"autoencoder: {len(result.black)} are mostly black and {len(result.skipped)} "
+                                "unreadable (check prepare.keep_class / prepare.max_black_fraction)")
+        black = {ref.id for ref in result.black}
+        index_rows += [(ref.id, ref.filename, split, row, int(ref.id in black)) for row, ref in enumerate(result.kept)]
         dropped_rows += [(ref.id, ref.filename, split, "unreadable") for ref in result.skipped]
-        counts[split] = {"read": len(result.kept) + len(result.black) + len(result.skipped),
+        counts[split] = {"read": len(result.kept) + len(result.skipped),
                          "kept": len(result.kept), "dropped_black": len(result.black),
                          "skipped_unreadable": len(result.skipped)}
-    index = pd.DataFrame(index_rows, columns=["id", "filename", "split", "row"])
+    index = pd.DataFrame(index_rows, columns=["id", "filename", "split", "row", "black"])
     dropped = pd.DataFrame(dropped_rows, columns=["id", "filename", "split", "reason"])
     skipped = [row[0] for row in dropped_rows if row[3] == "unreadable"]
     metrics = {"format": fmt, "img_size": config.img_size, "splits": counts, "skipped_ids": skipped}

@@ -1,13 +1,20 @@
-"""Turning image statistics (and latents, for the notebook's baseline) into a per-tile annotation score and
-a flag.
+"""Turning image statistics, the lettering detector's probability (and latents, for the notebook's baseline)
+into a per-tile annotation score and a flag. One function per method (`knn_report.method`):
 
-tilescan's method. Burned-in lettering is made of bright, thin, high-contrast strokes in many orientations,
-grouped into words, which breast tissue, film edges and scattered dust are not. `text_evidence` ranks tiles
-by four such statistics (averaged percentile ranks, so no unit or scale needs tuning). With query tiles, a
-logistic regression on all image statistics learns what the known annotation tiles share, against the half of
-the tiles with the least evidence as negatives; its rank makes up a third of the score. A tile is flagged when its
-score reaches `flag_threshold` AND it shows at least one stroke-like component, so a dataset without lettering gets
-(almost) nothing flagged however the ranks fall. Query tiles are always flagged.
+- `baseline`: the notebook's latent kNN / DBSCAN noise (`baseline_scores`).
+- `statistics`: burned-in lettering is made of bright, thin, high-contrast strokes in many orientations, grouped
+  into words, which breast tissue, film edges and scattered dust are not. `text_evidence` ranks tiles by four
+  such statistics (averaged percentile ranks, so no unit or scale needs tuning). With query tiles, a logistic
+  regression on all image statistics learns what the known annotation tiles share, against the half of the
+  tiles with the least evidence as negatives; its rank makes up a third of the score. Flag: score >=
+  `flag_threshold` and at least one stroke-like component (`statistics_scores`).
+- `detector`: the learned detector's probability (train_detector); flag: probability >= `detector_threshold`.
+- `combined`: the mean of the percentile ranks of the detector probability and the statistics score; flag:
+  (probability + text evidence) / 2 >= `combined_threshold`. Since text evidence <= 1, a tile the detector
+  calls clean (p < 2 * threshold - 1) is never flagged, so a dataset without lettering gets (almost) nothing
+  flagged however the ranks fall: the flag is not a percentile of the dataset.
+
+Query tiles are always flagged, whatever the method.
 """
 from __future__ import annotations
 
@@ -22,14 +29,18 @@ from tilescan import artifacts
 from tilescan.cluster import NOISE, nearest_neighbours
 from tilescan.errors import TilescanError
 
-METHODS = ("baseline", "tilescan")
+METHODS = ("baseline", "statistics", "detector", "combined")
+ALIASES = {"tilescan": "statistics"}  # the statistics method's former name
 EVIDENCE = ("stroke_fraction_high", "stroke_components", "orientation_entropy", "stroke_concentration")
 QUERY_WEIGHT = 1 / 3  # share of the score that comes from similarity to the query tiles
 
 
-def check_method(method: str) -> None:
+def check_method(method: str) -> str:
+    """The method's name (an alias resolved); an unknown one is a TilescanError."""
+    method = ALIASES.get(method, method)
     if method not in METHODS:
         raise TilescanError(f"knn_report.method must be one of {', '.join(METHODS)}, got {method!r}")
+    return method
 
 
 def check_threshold(threshold) -> float:
@@ -67,7 +78,7 @@ def baseline_scores(points: np.ndarray, labels: np.ndarray, query_rows: np.ndarr
     return core_distance / (1.0 + core_distance), labels == NOISE
 
 
-# --- tilescan's method ---------------------------------------------------------------------------------
+# --- statistics ----------------------------------------------------------------------------------------
 
 def text_evidence(features: np.ndarray, names: list[str]) -> np.ndarray:
     """Mean percentile rank of the stroke statistics in EVIDENCE: high = looks like lettering."""
@@ -90,8 +101,8 @@ def query_similarity(features: np.ndarray, evidence: np.ndarray, query_rows: np.
     return model.fit(space[train], target).decision_function(space)
 
 
-def tilescan_scores(features: np.ndarray, names: list[str], query_rows: np.ndarray, threshold: float,
-                    seed: int) -> tuple[np.ndarray, np.ndarray]:
+def statistics_scores(features: np.ndarray, names: list[str], query_rows: np.ndarray, threshold: float,
+                      seed: int) -> tuple[np.ndarray, np.ndarray]:
     """(score in [0, 1], flagged) for every tile; see the module docstring."""
     evidence = text_evidence(features, names)
     score = evidence
@@ -99,34 +110,85 @@ def tilescan_scores(features: np.ndarray, names: list[str], query_rows: np.ndarr
         similarity = percentile_rank(query_similarity(features, evidence, query_rows, seed))
         score = (1 - QUERY_WEIGHT) * evidence + QUERY_WEIGHT * similarity
     flagged = (score >= threshold) & (features[:, names.index("stroke_components")] > 0)
-    flagged[query_rows] = True  # the user says these show annotations
-    return score, flagged
+    return score, with_queries(flagged, query_rows)
+
+
+tilescan_scores = statistics_scores  # the former name
+
+
+# --- the detector, alone and combined -----------------------------------------------------------------
+
+def with_queries(flagged: np.ndarray, query_rows: np.ndarray) -> np.ndarray:
+    """flagged with the query tiles set: the user says these show annotations."""
+    flagged = np.asarray(flagged, dtype=bool).copy()
+    flagged[query_rows] = True
+    return flagged
+
+
+def detector_scores(probability: np.ndarray, query_rows: np.ndarray, threshold: float
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """(probability, probability >= threshold or query)."""
+    return probability.astype(np.float64), with_queries(probability >= threshold, query_rows)
+
+
+def combined_scores(probability: np.ndarray, statistics: np.ndarray, evidence: np.ndarray, query_rows: np.ndarray,
+                    threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """(mean percentile rank of probability and statistics score, (probability + evidence) / 2 >= threshold
+    or query). Ranks need no common scale; the flag uses values, which transfer across datasets."""
+    score = (percentile_rank(probability) + percentile_rank(statistics)) / 2
+    return score, with_queries((probability + evidence) / 2 >= threshold, query_rows)
 
 
 # --- the knn_report stage's tables -------------------------------------------------------------------
 
-def knn_report(ids: list[str], points: np.ndarray, labels: np.ndarray, features: np.ndarray, names: list[str],
-               query_rows: np.ndarray, method: str, k: int, threshold: float, min_samples: int, seed: int
+def method_scores(method: str, components: dict[str, np.ndarray], points: np.ndarray, labels: np.ndarray,
+                  query_rows: np.ndarray, neighbour_rows: np.ndarray, thresholds: dict[str, float],
+                  min_samples: int) -> tuple[np.ndarray, np.ndarray]:
+    """(score, flagged) of every tile by `method`, from the score components (score_components)."""
+    if method == "baseline":
+        return baseline_scores(points, labels, query_rows, neighbour_rows, min_samples)
+    if method == "statistics":
+        return components["statistics"], components["statistics_flagged"]
+    if method == "detector":
+        return detector_scores(components["detector"], query_rows, thresholds["detector"])
+    return combined_scores(components["detector"], components["statistics"], components["text_evidence"],
+                           query_rows, thresholds["combined"])
+
+
+def score_components(features: np.ndarray, names: list[str], probability: np.ndarray, query_rows: np.ndarray,
+                     statistics_threshold: float, seed: int) -> dict[str, np.ndarray]:
+    """What every method is made of, per tile: statistics score (and its flag), text evidence, detector."""
+    statistics, statistics_flagged = statistics_scores(features, names, query_rows, statistics_threshold, seed)
+    return {"statistics": statistics, "statistics_flagged": statistics_flagged,
+            "text_evidence": text_evidence(features, names), "detector": np.asarray(probability, np.float64)}
+
+
+def knn_report(ids: list[str], black: np.ndarray, points: np.ndarray, labels: np.ndarray, features: np.ndarray,
+               names: list[str], probability: np.ndarray, query_rows: np.ndarray, method: str, k: int,
+               thresholds: dict[str, float], min_samples: int, seed: int
                ) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
-    """(flagged, knn, summary): every tile's score and flag by `method` (id, score, flagged, cluster; highest
-    score first), each query's k nearest tiles in latent space (query, rank, neighbour, distance; the query
-    itself first) and the stage's metrics."""
-    check_method(method)
+    """(flagged, knn, summary): every tile's score and flag by `method` (id, score, flagged, cluster,
+    dropped_black, then the components statistics, text_evidence, detector; highest score first), each query's
+    k nearest tiles in latent space (query, rank, neighbour, distance; the query itself first) and the stage's
+    metrics. `thresholds` holds the flag threshold of "statistics", "detector" and "combined"."""
+    method = check_method(method)
     distances, neighbours = (nearest_neighbours(points, query_rows, k) if len(query_rows)
                              else (np.zeros((0, 0)), np.zeros((0, 0), dtype=np.int64)))
-    if method == "baseline":
-        score, flagged = baseline_scores(points, labels, query_rows, neighbours, min_samples)
-    else:
-        score, flagged = tilescan_scores(features, names, query_rows, threshold, seed)
-    flagged_frame = pd.DataFrame({"id": ids, "score": score.round(6), "flagged": flagged.astype(int),
-                                  "cluster": labels}).sort_values(["score", "id"], ascending=[False, True],
-                                                                  kind="stable")
+    components = score_components(features, names, probability, query_rows, thresholds["statistics"], seed)
+    score, flagged = method_scores(method, components, points, labels, query_rows, neighbours, thresholds,
+                                   min_samples)
+    flagged_frame = pd.DataFrame({"id": ids, "score": np.round(score, 6), "flagged": flagged.astype(int),
+                                  "cluster": labels, "dropped_black": np.asarray(black, dtype=int),
+                                  **{name: np.round(components[name], 6)
+                                     for name in ("statistics", "text_evidence", "detector")}})
+    flagged_frame = flagged_frame.sort_values(["score", "id"], ascending=[False, True], kind="stable")
     # distances unrounded (the grid's titles round them); the CSV keeps 6 decimals
     knn = pd.DataFrame([(ids[q], rank, ids[n], float(d))
                         for q, row_n, row_d in zip(query_rows, neighbours, distances)
                         for rank, (n, d) in enumerate(zip(row_n, row_d))],
                        columns=["query", "rank", "neighbour", "distance"])
+    threshold = {"baseline": None}.get(method, thresholds.get(method))
     summary = {"method": method, "k": int(k), "n_queries": int(len(query_rows)), "n_tiles": len(ids),
-               "n_flagged": int(flagged.sum()), "flag_threshold": threshold,
+               "n_flagged": int(flagged.sum()), "n_black": int(np.sum(black)), "flag_threshold": threshold,
                "queries_self_first": bool(all(row[0] == q for q, row in zip(query_rows, neighbours)))}
     return flagged_frame, knn, summary

@@ -32,3 +32,8 @@ def model_shape(params: Params) -> dict:
     return {"img_size": params.common.img_size, "channels": params.common.channels,
             "filters": list(params.train_autoencoder.filters), "dense_units": params.train_autoencoder.dense_units,
             "latent_dim": params.train_autoencoder.latent_dim}
+
+
+def query_source(params: Params) -> str:
+    """Where query ids are looked up, for the message that refuses an unknown one."""
+    return f"data.raw_dir's ({params.data.raw_dir}) readable class-{params.prepare.keep_class} tiles"

@@ -4,6 +4,20 @@ from __future__ import annotations
 import numpy as np
 
 
+class RowSubset:
+    """Some rows of a (memory-mapped) tile array, read only when indexed: len, shape and [rows] as an array."""
+
+    def __init__(self, tiles: np.ndarray, rows: np.ndarray):
+        self.tiles, self.rows = tiles, np.asarray(rows, dtype=np.int64)
+        self.shape = (len(self.rows), *tiles.shape[1:])
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, positions) -> np.ndarray:
+        return np.asarray(self.tiles[self.rows[positions]])
+
+
 def tile_dataset(tiles: np.ndarray, batch_size: int, channels: int, shuffle_seed: int | None = None):
     """Batches of float32 (B, S, S, channels) in [0, 1], read from a (memory-mapped) uint8 array.
 

@@ -230,13 +230,14 @@ def _truth_section(inputs: ReportInputs) -> str:
     curve = (chart(figures.pr_figure(inputs.pr_curve, (quality["recall"], quality["precision"]), prevalence),
                    "precision-recall curve") if len(inputs.pr_curve) else "")
     parts = [note(f"Against {quality['labels_csv']}, over the {quality.get('split', 'all')} tiles evaluate "
-                  "scored (tiles prepare dropped count as missed)."), side_by_side(numbers, curve),
+                  "scored (every readable tile is scored; unreadable ones count as missed)."),
+             side_by_side(numbers, curve),
              heading(f"False positives: {len(false_pos)} flagged tiles with annotation 0 (highest score first)"),
               gallery([_scored(inputs, p) for p in false_pos["position"].head(settings.error_tiles)],
                       "No false positives."),
               heading(f"Missed: {len(missed) + len(dropped)} annotation tiles not flagged"),
               note(f"{len(missed)} are among the prepared tiles (shown highest score first: the next a lower "
-                   f"threshold would catch); {len(dropped)} were dropped by prepare"
+                   f"threshold would catch); {len(dropped)} were skipped by prepare"
                    f"{f' ({reasons})' if reasons else ''} and cannot be shown."),
               gallery([_scored(inputs, p) for p in missed["position"].head(settings.error_tiles)],
                       "No missed annotation tiles among the prepared tiles.")]
@@ -319,8 +320,9 @@ def _dataset_section(inputs: ReportInputs) -> str:
     rows.append(["total"] + [sum(row[i + 1] for row in rows) for i in range(len(columns))])
     skipped = prepare.get("skipped_ids") or []
     return (note(f"Format {prepare.get('format', '?')}, tiles resized to {prepare.get('img_size', '?')} px. "
-                 "Tiles of the kept class are read; mostly black ones are dropped before training.")
-            + table(["split", "read", "kept", "dropped as black", "skipped unreadable"], rows)
+                 "Every readable tile of the kept class is scored; mostly black ones are left out of "
+                 "autoencoder training only.")
+            + table(["split", "read", "kept", "mostly black", "skipped unreadable"], rows)
             + (note(f"Unreadable: {', '.join(skipped)}") if skipped else ""))
 
 

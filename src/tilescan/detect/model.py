@@ -1,0 +1,46 @@
+"""A small fully-convolutional Keras 3 network: "does this tile show lettering anywhere?".
+
+The detector shrinks a tile inside the model (area averaging to `input_size`, default 160 px for a 299 px
+tile, so an 8 px digit stays ~4 px high) and passes it to the `core`: a few 3x3 convolutions striding down
+to 1/8 and a global max pool over the feature map ("anything, anywhere"). Because the core is fully
+convolutional it is trained on crops (cheaper) and applied to whole tiles. Inputs are uint8-range grayscale,
+shape (batch, height, width, 1); the output is a probability.
+"""
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+DEFAULT_INPUT_SIZE = 160
+DEFAULT_WIDTHS = (12, 20, 32, 48, 64)
+
+
+def _conv(x, filters: int, strides: int = 1):
+    x = layers.Conv2D(filters, 3, strides=strides, padding="same", use_bias=False)(x)
+    x = layers.BatchNormalization(momentum=0.9)(x)
+    return layers.ReLU()(x)
+
+
+def build_core(widths: tuple[int, ...] = DEFAULT_WIDTHS, dropout: float = 0.2) -> keras.Model:
+    """Fully-convolutional classifier on already-shrunk images of any size (uncompiled)."""
+    image = keras.Input(shape=(None, None, 1), name="shrunk")
+    x = layers.Rescaling(1 / 127.5, offset=-1.0)(image)
+    w1, w2, w3, w4, w5 = widths
+    x = _conv(x, w1)                 # model resolution: thin strokes, small digits
+    x = _conv(x, w2, strides=2)      # 1/2
+    x = _conv(x, w2)
+    x = _conv(x, w3, strides=2)      # 1/4
+    x = _conv(x, w4)
+    x = _conv(x, w4, strides=2)      # 1/8
+    x = _conv(x, w5)
+    x = layers.GlobalMaxPooling2D()(x)
+    x = layers.Dropout(dropout)(x)
+    prob = layers.Dense(1, activation="sigmoid", name="lettering")(x)
+    return keras.Model(image, prob, name="lettering_core")
+
+
+def build_detector(core: keras.Model, input_size: int = DEFAULT_INPUT_SIZE) -> keras.Model:
+    """Whole-tile detector: shrink any tile to input_size x input_size (area averaging), then `core`."""
+    tiles = keras.Input(shape=(None, None, 1), name="tile")
+    x = layers.Resizing(input_size, input_size, interpolation="area", name="shrink")(tiles)
+    return keras.Model(tiles, core(x), name="lettering_detector")

@@ -1,0 +1,156 @@
+"""Self-supervised training of the lettering detector on a dataset's own class-0 tiles, and inference.
+
+Training runs on crops (`crop_size` model pixels; positives cropped around their lettering), which the
+fully-convolutional core allows and which is ~3x cheaper than whole tiles. Positives: base tiles with synthetic
+lettering composited onto them (`composite.make_example`), plus the user's query tiles (known lettering) under
+flips, rotations and the scan look. Negatives: base tiles as they are or with a hard negative drawn on. Real
+lettering tiles among the base tiles are label noise; label smoothing keeps them from being fitted hard. The
+work is bounded: a fixed number of examples is drawn (`n_examples`) whatever the dataset size.
+
+Every example draws from its own generator, seeded by (seed, example number), so the training set is the same
+whatever the number of worker processes that composite it.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Iterable, Iterator
+
+import numpy as np
+from scipy import ndimage
+from tqdm import tqdm
+
+from tilescan.detect.composite import augment_geometry, crop_around, make_example, scan_degrade
+from tilescan.detect.model import build_core, build_detector
+from tilescan.parallel import chunked_map
+
+
+@dataclass(frozen=True)
+class DetectorConfig:
+    """Every number of detector training (params.yaml `train_detector`, seed from `common.seed`)."""
+
+    seed: int = 42
+    n_examples: int = 12000       # examples drawn in all (half positive), independent of dataset size
+    crop_size: int = 96           # training crops, in model pixels
+    input_size: int = 160         # a whole tile is shrunk to this many pixels a side at inference
+    query_share: float = 0.1      # share of the positives that are augmented query tiles (when given)
+    batch_size: int = 32
+    learning_rate: float = 1e-3
+    label_smoothing: float = 0.1
+    distractor_rate: float = 0.5  # share of examples (positive and negative alike) with a hard negative drawn
+    workers: int = 2              # processes compositing examples
+
+
+def _busiest_point(tile: np.ndarray, rng: np.random.Generator) -> tuple[int, int]:
+    """A random pixel among the 0.5% of highest local contrast: where a query tile's lettering likely is."""
+    contrast = np.abs(tile.astype(np.float32) - ndimage.median_filter(tile, 7))
+    ys, xs = np.nonzero(contrast >= np.quantile(contrast, 0.995))
+    i = int(rng.integers(len(ys)))
+    return int(ys[i]), int(xs[i])
+
+
+def crop_pixels(tile_side: int, config: DetectorConfig) -> int:
+    """Side of a training crop in tile pixels (crop_size model pixels at the detector's shrink factor)."""
+    return min(tile_side, int(round(config.crop_size * tile_side / config.input_size)))
+
+
+def _example(job: tuple) -> tuple[np.ndarray, str]:
+    """One training crop from (tile, seed, number, kind, side, distractor_rate); kind: positive, negative, query."""
+    tile, seed, number, kind, side, distractor_rate = job
+    rng = np.random.default_rng([seed, number])
+    if kind == "query":
+        image = scan_degrade(augment_geometry(tile, rng), rng)
+        where, drawn = _busiest_point(image, rng), "query"
+    else:
+        image, drawn, where = make_example(tile, rng, kind == "positive", distractor_rate)
+    return crop_around(image, side, rng, where), drawn
+
+
+def example_plan(n_tiles: int, n_queries: int, config: DetectorConfig) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """(labels, kinds, source rows) of the n_examples: the first half positive (query_share of them query
+    tiles when there are any), the rest negative; base rows drawn with replacement from `config.seed`."""
+    n = config.n_examples
+    labels = np.zeros(n, np.float32)
+    labels[: n // 2] = 1.0
+    n_query = int(round(config.query_share * (n // 2))) if n_queries else 0
+    kinds = ["query"] * n_query + ["positive"] * (n // 2 - n_query) + ["negative"] * (n - n // 2)
+    rows = np.random.default_rng(config.seed).integers(0, n_tiles, size=n)
+    rows[:n_query] = np.arange(n_query) % max(n_queries, 1)
+    return labels, kinds, rows
+
+
+def make_training_set(tiles: list[np.ndarray], query_tiles: list[np.ndarray], config: DetectorConfig
+                      ) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """(crops N x C x C uint8, labels N, descriptions such as "dark_tag+dust"), deterministic from config.seed."""
+    side = crop_pixels(min(min(t.shape) for t in [*tiles, *query_tiles]), config)
+    labels, kinds, rows = example_plan(len(tiles), len(query_tiles), config)
+    jobs = ((query_tiles[row] if kind == "query" else tiles[row], config.seed, i, kind, side, config.distractor_rate)
+            for i, (kind, row) in enumerate(zip(kinds, rows)))
+    crops = np.empty((len(labels), side, side), np.uint8)
+    drawn: list[str] = []
+    with tqdm(total=len(labels), desc="composite", unit="example", mininterval=2.0) as bar:
+        for i, (_, (crop, what)) in enumerate(chunked_map(_example, jobs, config.workers)):
+            crops[i] = crop
+            drawn.append(what)
+            bar.update()
+    return crops, labels, drawn
+
+
+def train_detector(tiles: list[np.ndarray], query_tiles: list[np.ndarray], config: DetectorConfig):
+    """Train a detector on `tiles` (class-0 uint8 tiles) and `query_tiles` (known lettering; may be empty).
+    Returns (detector, summary). Deterministic for a given seed and inputs."""
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(config.seed)
+    tf.config.experimental.enable_op_determinism()
+    start = time.perf_counter()
+    images, labels, drawn = make_training_set(tiles, query_tiles, config)
+    size = config.crop_size
+    composited = time.perf_counter()
+    data = (tf.data.Dataset.from_tensor_slices((images[..., None], labels[:, None]))
+            .shuffle(len(images), seed=config.seed, reshuffle_each_iteration=False)
+            .batch(config.batch_size)
+            .map(lambda x, y: (tf.image.resize(tf.cast(x, tf.float32), (size, size), method="area"), y))
+            .prefetch(2))
+    core = build_core()
+    steps = int(np.ceil(len(images) / config.batch_size))
+    schedule = keras.optimizers.schedules.CosineDecay(config.learning_rate, steps)
+    core.compile(optimizer=keras.optimizers.Adam(schedule),
+                 loss=keras.losses.BinaryCrossentropy(label_smoothing=config.label_smoothing),
+                 metrics=["accuracy"])
+    history = core.fit(data, epochs=1, verbose=2)
+    end = time.perf_counter()
+    summary = {"examples": len(images), "query_examples": drawn.count("query"),
+               "epochs": 1, "loss": round(float(history.history["loss"][-1]), 6),
+               "accuracy": round(float(history.history["accuracy"][-1]), 6)}
+    timing = {"composite_seconds": round(composited - start, 1), "fit_seconds": round(end - composited, 1)}
+    return build_detector(core, config.input_size), summary, timing
+
+
+def predict_stream(detector, items: Iterable[tuple[object, np.ndarray]], total: int | None = None,
+                   batch_size: int = 64) -> Iterator[tuple[object, float]]:
+    """(key, lettering probability) for each (key, uint8 tile) of a stream, in order; batches of same-sized
+    tiles, so memory stays bounded whatever the stream's length."""
+    import tensorflow as tf
+
+    infer = tf.function(lambda x: detector(x, training=False), reduce_retracing=True)
+    keys: list[object] = []
+    batch: list[np.ndarray] = []
+
+    def flush():
+        out = infer(tf.cast(np.stack(batch)[..., None], tf.float32)).numpy()[:, 0]
+        done = list(zip(keys, out.tolist()))
+        keys.clear()
+        batch.clear()
+        return done
+
+    with tqdm(total=total, desc="detector", unit="tile", mininterval=2.0) as bar:
+        for key, tile in items:
+            if batch and (len(batch) == batch_size or tile.shape != batch[0].shape):
+                yield from flush()
+            keys.append(key)
+            batch.append(tile)
+            bar.update()
+        if batch:
+            yield from flush()

@@ -1,0 +1,122 @@
+"""The lettering detector's compositor (each drawing kind, checked on its output), its training set and model."""
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from tilescan.detect import (
+    DISTRACTOR_KINDS,
+    LETTERING_KINDS,
+    DetectorConfig,
+    build_core,
+    build_detector,
+    composite,
+    composite_distractor,
+    composite_lettering,
+    font_files,
+    make_example,
+    make_training_set,
+)
+from tilescan.errors import TilescanError
+
+
+def _tile(level=60):
+    """A mid-grey tile with a black film margin (the left third)."""
+    rng = np.random.default_rng(0)
+    t = np.full((299, 299), level, np.float32) + rng.normal(0, 5, (299, 299))
+    t[:, :100] = 5
+    return np.clip(t, 0, 255).astype(np.uint8)
+
+
+def test_fonts_exclude_the_generators_fonts():
+    names = [f.name.lower() for f in font_files()]
+    assert len(names) >= 20
+    assert not any("dejavu" in n or "liberation" in n for n in names)
+
+
+def test_a_missing_font_folder_names_the_package(monkeypatch, tmp_path):
+    monkeypatch.setattr(composite, "SYSTEM_FONT_DIRS", ((tmp_path / "nope", "fonts-freefont-ttf"),))
+    composite.font_files.cache_clear()
+    try:
+        with pytest.raises(TilescanError, match="apt-get install fonts-freefont-ttf"):
+            composite.font_files()
+    finally:
+        monkeypatch.undo()
+        composite.font_files.cache_clear()
+
+
+def _changed(out, base, threshold=15):
+    return np.abs(out.astype(int) - base.astype(int)) > threshold
+
+
+@pytest.mark.parametrize("kind", LETTERING_KINDS)
+def test_each_lettering_kind_draws_lettering(kind):
+    base = _tile()
+    out, drawn = composite_lettering(base, np.random.default_rng(1), kind)
+    assert out.dtype == np.uint8 and out.shape == base.shape and drawn in LETTERING_KINDS
+    changed = _changed(out, base)
+    assert 10 < changed.sum() < 0.9 * base.size
+
+
+def test_polarity_of_the_kinds():
+    """Bright strokes brighten, dark text and dark-lettered tags show dark letters, faint strokes stay faint."""
+    grey = np.full((299, 299), 120, np.uint8)
+    bright, _ = composite_lettering(grey, np.random.default_rng(4), "bright_text")
+    assert bright.max() >= 180 and bright.min() >= 115
+    faint, _ = composite_lettering(grey, np.random.default_rng(4), "faint_text")
+    assert 140 <= faint.max() <= 195
+    dark, _ = composite_lettering(np.full((299, 299), 200, np.uint8), np.random.default_rng(4), "dark_text")
+    assert dark.min() < 160 and dark.max() <= 205
+    tag, _ = composite_lettering(np.full((299, 299), 30, np.uint8), np.random.default_rng(4), "dark_tag")
+    bright = tag >= 170
+    letters = ndimage.binary_fill_holes(bright) & ~bright & (tag < 150)
+    assert bright.sum() > 200 and letters.sum() > 10  # a bright tag with dark letters inside it
+
+
+def test_margin_text_lands_on_the_black_margin():
+    base = _tile()
+    for seed in range(5):
+        out, drawn = composite_lettering(base, np.random.default_rng(seed), "margin_text")
+        changed = _changed(out, base)
+        assert drawn == "margin_text" and changed[:, :100].sum() > 0.5 * changed.sum()
+
+
+def test_lettering_varies_in_size_angle_and_placement():
+    """Across seeds: small and large lettering, some of it cut by the tile border."""
+    base = np.full((299, 299), 40, np.uint8)
+    areas, cut = [], 0
+    for seed in range(40):
+        out, _ = composite_lettering(base, np.random.default_rng(seed), "bright_text")
+        changed = _changed(out, base)
+        areas.append(changed.sum())
+        cut += bool(changed[0].any() or changed[-1].any() or changed[:, 0].any() or changed[:, -1].any())
+    assert min(areas) < 300 and max(areas) > 3000 and cut >= 3
+
+
+@pytest.mark.parametrize("kind", DISTRACTOR_KINDS[:-1])
+def test_each_hard_negative_changes_the_tile(kind):
+    base = _tile()
+    out, drawn = composite_distractor(base, np.random.default_rng(2), kind)
+    assert drawn == kind and out.shape == base.shape and np.any(out != base)
+
+
+def test_make_example_is_seeded():
+    a = make_example(_tile(), np.random.default_rng(3), True)
+    b = make_example(_tile(), np.random.default_rng(3), True)
+    assert a[1] == b[1] and a[2] == b[2] and np.array_equal(a[0], b[0])
+
+
+def test_training_set_is_balanced_seeded_and_independent_of_workers():
+    tiles = [_tile(level) for level in (40, 90, 140)]
+    queries = [_tile(200)]
+    config = DetectorConfig(seed=5, n_examples=40, crop_size=48, input_size=64, query_share=0.25, workers=1)
+    crops, labels, drawn = make_training_set(tiles, queries, config)
+    assert crops.shape == (40, 224, 224) and labels.sum() == 20
+    assert drawn.count("query") == 5 and all(d.startswith("none+") for d in drawn[20:])
+    again = make_training_set(tiles, queries, DetectorConfig(**{**config.__dict__, "workers": 2}))
+    assert np.array_equal(crops, again[0]) and drawn == again[2]
+
+
+def test_detector_scores_any_tile_size():
+    detector = build_detector(build_core(), input_size=64)
+    out = np.asarray(detector(np.zeros((2, 100, 120, 1), np.float32), training=False))
+    assert out.shape == (2, 1) and ((0 <= out) & (out <= 1)).all()
