@@ -28,9 +28,13 @@ ROOT = HERE.parent
 
 REPEATS = 3  # runs of each encode measurement; the fastest is reported
 FULL = {"encode_tiles": 10000, "seed_loop_tiles": 300, "train_tiles": 2048, "train_epochs": 3,
-        "seed_arch_steps": 3, "prepare_png_tiles": 1000, "scale_tiles": 50000, "cluster_points": 50000}
+        "seed_arch_steps": 3, "prepare_png_tiles": 1000, "scale_tiles": 50000, "cluster_points": 50000,
+        "scoring_tiles": 512}
 QUICK = {"encode_tiles": 1024, "seed_loop_tiles": 20, "train_tiles": 256, "train_epochs": 2,
-         "seed_arch_steps": 2, "prepare_png_tiles": 40, "scale_tiles": 500, "cluster_points": 2000}
+         "seed_arch_steps": 2, "prepare_png_tiles": 40, "scale_tiles": 500, "cluster_points": 2000,
+         "scoring_tiles": 64}
+# The per-tile cost of scoring, for comparison: reading a tile's lettering with an OCR engine instead.
+OCR_REFERENCE = "Tesseract-class OCR: 3-4 tiles/s on 2 cores"
 SEED_ARCH = {"img_size": 128, "channels": 3, "filters": [128, 64, 32], "dense_units": 256, "latent_dim": 150,
              "batch_size": 128}
 TARGETS = {"encode_speedup_vs_seed_loop": (">=", 30), "scale_peak_rss_mb": ("<=", 2048),
@@ -232,7 +236,7 @@ def bench_cluster(params: dict, sizes: dict, work: Path) -> dict:
         run_dbscan,
     )
     from tilescan.features import FEATURE_NAMES
-    from tilescan.score import baseline_scores, check_threshold, tilescan_scores
+    from tilescan.score import baseline_scores, check_method, check_threshold, combined_scores, statistics_scores
 
     settings, report = params["dbscan"], params["knn_report"]
     min_samples, k, method = int(settings["min_samples"]), int(report["k"]), report["method"]
@@ -258,19 +262,59 @@ def bench_cluster(params: dict, sizes: dict, work: Path) -> dict:
     timed("cluster_summary", cluster_summary, labels, ids, [ids[q] for q in query_rows])
     distances, neighbours = timed("nearest_neighbours", nearest_neighbours, points, query_rows, k)
     timed("baseline_scores", baseline_scores, points, labels, query_rows, neighbours, min_samples)
-    timed("tilescan_scores", tilescan_scores, features, FEATURE_NAMES, query_rows,
-          check_threshold(report["flag_threshold"]), int(params["common"]["seed"]))
+    statistics, _ = timed("statistics_scores", statistics_scores, features, FEATURE_NAMES, query_rows,
+                          check_threshold(report["flag_threshold"]), int(params["common"]["seed"]))
+    probability = np.random.default_rng(7).uniform(size=n)
+    timed("combined_scores", combined_scores, probability, statistics, statistics, query_rows,
+          float(report["combined_threshold"]))
     timed("baseline_scores_without_queries", baseline_scores, points, labels, np.zeros(0, np.int64),
           np.zeros((0, 0), np.int64), min_samples)
-    scoring = {"baseline": "baseline_scores", "tilescan": "tilescan_scores"}[method]
+    method = check_method(method)
+    scoring = {"baseline": ["baseline_scores"], "statistics": ["statistics_scores"],
+               "detector": ["statistics_scores"],  # the components are written whatever the method
+               "combined": ["statistics_scores", "combined_scores"]}[method]
     path = ["fit_scaler", "transform", "k_distance_curve", "run_dbscan", "cluster_summary", "nearest_neighbours",
-            scoring]
+            *scoring]
     return {"cluster_knn_seconds_50k": round(sum(wall[name] for name in path), 2),
             "cluster_knn_cpu_seconds_50k": round(sum(cpu[name] for name in path), 2),
             "cluster_n_points": n, "cluster_scoring_method": method, "cluster_seconds_by_call": wall,
             "cluster_cpu_seconds_by_call": cpu, "cluster_eps": round(eps, 4),
             "cluster_n_clusters": int(len(set(labels.tolist()) - {-1})),
             "cluster_noise_fraction": round(float(np.mean(labels == -1)), 4)}
+
+
+# ---- scoring: image statistics + detector inference per tile -------------------------------------------
+
+def bench_scoring(params: dict, sizes: dict, work: Path) -> dict:
+    """Tiles/s of the per-tile scoring work at full resolution: the features stage's statistics (with
+    prepare.workers processes, as the stage runs them) and the detector's inference (train_detector's
+    predict_stream; an untrained network costs the same). The second pass is timed (graph traced)."""
+    from tilescan.detect import build_core, build_detector, predict_stream
+    from tilescan.features import features_of_item
+    from tilescan.parallel import chunked_map
+    from tilescan.readers import iter_tiles
+    from tilescan.synth import synthesize
+
+    n, workers = sizes["scoring_tiles"], int(params["prepare"]["workers"])
+    raw = work / "png"
+    synthesize(raw, n, 10, int(params["common"]["seed"]), workers=workers)
+    tiles = [image for _, image in iter_tiles(raw, "png_csv", "train", None)][:n]
+    start = time.perf_counter()
+    for _ in chunked_map(features_of_item, ((i, t) for i, t in enumerate(tiles)), workers):
+        pass
+    features_rate = len(tiles) / (time.perf_counter() - start)
+    detector = build_detector(build_core(), int(params["train_detector"]["input_size"]))
+    rates = []
+    for _ in range(2):
+        start = time.perf_counter()
+        for _ in predict_stream(detector, enumerate(tiles), total=len(tiles)):
+            pass
+        rates.append(len(tiles) / (time.perf_counter() - start))
+    both = 1 / (1 / features_rate + 1 / rates[-1])
+    return {"scoring_tiles_per_s": round(both, 1), "scoring_features_tiles_per_s": round(features_rate, 1),
+            "scoring_detector_tiles_per_s": round(rates[-1], 1), "scoring_n_tiles": len(tiles),
+            "scoring_tile_side": int(tiles[0].shape[0]), "scoring_workers": workers,
+            "scoring_reference": OCR_REFERENCE}
 
 
 # ---- machine and versions ------------------------------------------------------------------------------
@@ -305,7 +349,7 @@ def versions() -> dict:
 
 
 BENCHMARKS = {"encode": bench_encode, "train": bench_train, "train_seed_arch": bench_train_seed_arch,
-              "prepare": bench_prepare, "scale": bench_scale, "cluster": bench_cluster}
+              "prepare": bench_prepare, "scale": bench_scale, "cluster": bench_cluster, "scoring": bench_scoring}
 
 
 def main() -> int:
