@@ -119,7 +119,9 @@ def train_detector(tiles: list[np.ndarray], query_tiles: list[np.ndarray], confi
     core.compile(optimizer=keras.optimizers.Adam(schedule),
                  loss=keras.losses.BinaryCrossentropy(label_smoothing=config.label_smoothing),
                  metrics=["accuracy"])
-    history = core.fit(data, epochs=1, verbose=2)
+    with tqdm(total=steps, desc="fit detector", unit="batch", mininterval=2.0) as bar:
+        progress = keras.callbacks.LambdaCallback(on_train_batch_end=lambda *_: bar.update())
+        history = core.fit(data, epochs=1, verbose=0, shuffle=False, callbacks=[progress])
     end = time.perf_counter()
     summary = {"examples": len(images), "query_examples": drawn.count("query"),
                "epochs": 1, "loss": round(float(history.history["loss"][-1]), 6),
