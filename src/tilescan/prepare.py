@@ -18,24 +18,14 @@ from tilescan.readers import TileRef, count_tiles, iter_tiles, list_splits
 
 @dataclass(frozen=True)
 class PrepareConfig:
+    """prepare's settings, taken from the validated params (tilescan.params): not checked again here."""
+
     img_size: int
     keep_class: int
     black_level: int
     max_black_fraction: float
     on_unreadable: str = "stop"
     workers: int = 2
-
-    def validate(self) -> None:
-        if self.img_size < 8:
-            raise TilescanError(f"common.img_size must be >= 8, got {self.img_size}")
-        if not 0 <= self.black_level <= 255:
-            raise TilescanError(f"prepare.black_level must be in 0..255, got {self.black_level}")
-        if not 0 < self.max_black_fraction <= 1:
-            raise TilescanError(f"prepare.max_black_fraction must be in (0, 1], got {self.max_black_fraction}")
-        if self.on_unreadable not in ("stop", "skip"):
-            raise TilescanError(f"prepare.on_unreadable must be stop or skip, got {self.on_unreadable!r}")
-        if self.workers < 1:
-            raise TilescanError(f"prepare.workers must be >= 1, got {self.workers}")
 
 
 @dataclass

@@ -18,7 +18,6 @@ from tilescan.readers._types import Entry, Layout, TileRef
 from tilescan.readers.gray8 import to_gray8
 
 FORMATS = ("png_csv", "tfrecord", "npy")
-ON_UNREADABLE = ("stop", "skip")
 LAYOUTS: dict[str, Layout] = {"png_csv": png_csv, "tfrecord": tfrecord, "npy": npy}
 
 
@@ -43,8 +42,6 @@ def resolve_input(raw_dir: str | Path, fmt: str = "auto") -> tuple[Path, str]:
     raw_dir = _existing_dir(Path(raw_dir))
     if fmt == "auto":
         return raw_dir, detect_format(raw_dir)
-    if fmt not in FORMATS:
-        raise TilescanError(f"data.format must be auto or one of {', '.join(FORMATS)}, got {fmt!r}")
     return raw_dir, fmt
 
 
@@ -63,12 +60,9 @@ def iter_tiles(raw_dir: Path, fmt: str, split: str, keep_class: int | None, on_u
     image is a 2-D uint8 array of the tile's own size. An unreadable tile (missing or corrupt file, bad
     pixel data) raises TilescanError with on_unreadable "stop"; with "skip" its ref is appended to skipped
     (when given) and the stream goes on. A broken container (CSV, tfrecord, npy) always raises.
-    Arguments are checked now; files are read lazily, one tile at a time.
+    on_unreadable and keep_class come from the validated params (tilescan.params); the split is checked now,
+    files are read lazily, one tile at a time.
     """
-    require(on_unreadable in ON_UNREADABLE,
-            f"prepare.on_unreadable: expected one of {', '.join(ON_UNREADABLE)}, got {on_unreadable!r}")
-    require(keep_class is None or (isinstance(keep_class, (int, np.integer)) and not isinstance(keep_class, bool)),
-            f"prepare.keep_class: expected an integer class or null, got {keep_class!r}")
     layout = _layout(fmt)
     _check_split(raw_dir, fmt, split)
     return _stream(Path(raw_dir), layout.entries(Path(raw_dir), split), keep_class, on_unreadable, skipped)
