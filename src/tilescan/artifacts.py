@@ -3,6 +3,7 @@ per artifact with a one-line error naming the stage that makes a missing file, a
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -62,8 +63,10 @@ def read_csv(path: Path, dtype: dict | type | None = None, **kwargs) -> pd.DataF
     is empty or not UTF-8 is a one-line TilescanError naming it."""
     types = dtype if dtype is str else {**{column: str for column in ID_COLUMNS}, **(dtype or {})}
     try:
-        frame = pd.read_csv(path, dtype=types, keep_default_na=False, na_filter=False, encoding="utf-8",
-                            index_col=False, **kwargs)
+        with warnings.catch_warnings():  # a trailing comma on every line: pandas warns, and drops the empty field
+            warnings.simplefilter("ignore", pd.errors.ParserWarning)
+            frame = pd.read_csv(path, dtype=types, keep_default_na=False, na_filter=False, encoding="utf-8",
+                                index_col=False, **kwargs)
     except FileNotFoundError:
         raise TilescanError(f"{path}: file not found") from None
     except pd.errors.EmptyDataError:
