@@ -166,8 +166,9 @@ def write_npy_pair(raw_dir: Path, prefix: str, labels: list[int], n_tiles: int |
     np.save(raw_dir / f"{prefix}_labels.npy", np.asarray(labels, np.int64))
 
 
-def tf_example(label, image: bytes) -> bytes:
-    """A record in the Kaggle DDSM schema (label, label_normal, raw image bytes); label as bytes = wrong."""
+def tf_example(label, image: bytes, filename: bytes | None = None) -> bytes:
+    """A record in the Kaggle DDSM schema (label, label_normal, raw image bytes, optionally filename); label as
+    bytes = wrong."""
     import tensorflow as tf
 
     def feature(value):
@@ -176,9 +177,10 @@ def tf_example(label, image: bytes) -> bytes:
         return tf.train.Feature(int64_list=tf.train.Int64List(value=[value]))
 
     label_normal = int(label != 0) if isinstance(label, int) else 0
-    return tf.train.Example(features=tf.train.Features(feature={
-        "label": feature(label), "label_normal": feature(label_normal), "image": feature(image),
-    })).SerializeToString()
+    features = {"label": feature(label), "label_normal": feature(label_normal), "image": feature(image)}
+    if filename is not None:
+        features["filename"] = feature(filename)
+    return tf.train.Example(features=tf.train.Features(feature=features)).SerializeToString()
 
 
 def write_tfrecords(path: Path, records: list[bytes]) -> None:

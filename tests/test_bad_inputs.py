@@ -306,3 +306,27 @@ def test_a_dollar_in_a_tile_id_does_not_break_the_neighbour_grid(clustered_work)
     succeeded(work, "knn_report")
     knn = pd.read_csv(work / "reports/knn.csv", dtype=str)
     assert knn.loc[knn["rank"] == "0", "query"].tolist() == ["$t_0^$", "a$b"]
+
+
+# ---- issue 11: tfrecord / npy labels and ids (finding 6) ------------------------------------------
+
+@pytest.mark.parametrize("label", [7, -1])
+def test_tfrecord_label_outside_the_ddsm_classes(tfrecord_work, label):
+    work, records = tfrecord_work
+    write_tfrecords(work / RAW / "training10_0.tfrecords", records + [tf_example(label, tile(9).tobytes())])
+    refused(work, "prepare", f"{RAW}/training10_0.tfrecords", "record 4", f"label {label} is outside")
+
+
+def test_npy_label_outside_the_ddsm_classes(tmp_path):
+    work = make_workdir(tmp_path / "work")
+    write_npy_pair(work / RAW, "cv10", [0, 0, 9])
+    write_npy_pair(work / RAW, "test10", [0, 0])
+    refused(work, "prepare", f"{RAW}/cv10_labels.npy", "outside the DDSM classes", "9 at position 2")
+
+
+def test_tfrecord_filename_repeating_an_npy_id(tfrecord_work):
+    work, records = tfrecord_work
+    write_tfrecords(work / RAW / "training10_0.tfrecords",
+                    records + [tf_example(0, tile(9).tobytes(), filename=b"test10-0")])
+    refused(work, "prepare", "tile id 'test10-0' is given to two tiles", "training10_0.tfrecords#4",
+            "test10_data.npy#0")

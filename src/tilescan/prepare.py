@@ -84,6 +84,17 @@ def _rows_to_npy(raw_rows: Path, out_npy: Path, n: int, img_size: int) -> None:
         shutil.copyfileobj(rows, out, length=1 << 22)
 
 
+def _require_unique_ids(rows: list[tuple]) -> None:
+    """Every later stage finds a tile by its id: an id given to two tiles (e.g. a tfrecord `filename` equal to
+    an npy pair's `test10-3`) is refused, naming both."""
+    first: dict[str, str] = {}
+    for tile_id, filename, *_ in rows:
+        if tile_id in first:
+            raise TilescanError(f"data.raw_dir: tile id {tile_id!r} is given to two tiles: {first[tile_id]} and "
+                                f"{filename}")
+        first[tile_id] = filename
+
+
 def prepare_dataset(raw_dir: Path, fmt: str, config: PrepareConfig, out_dir: Path
                     ) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """Prepare the train and val splits of raw_dir into out_dir/<split>.npy; return (index, dropped, metrics):
@@ -104,6 +115,7 @@ def prepare_dataset(raw_dir: Path, fmt: str, config: PrepareConfig, out_dir: Pat
         counts[split] = {"read": len(result.kept) + len(result.black) + len(result.skipped),
                          "kept": len(result.kept), "dropped_black": len(result.black),
                          "skipped_unreadable": len(result.skipped)}
+    _require_unique_ids(index_rows + dropped_rows)
     index = pd.DataFrame(index_rows, columns=["id", "filename", "split", "row"])
     dropped = pd.DataFrame(dropped_rows, columns=["id", "filename", "split", "reason"])
     skipped = [row[0] for row in dropped_rows if row[3] == "unreadable"]
