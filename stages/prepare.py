@@ -12,7 +12,8 @@ def main(params: Params) -> str:
     config = PrepareConfig(img_size=params.common.img_size, keep_class=params.prepare.keep_class,
                            black_level=params.prepare.black_level,
                            max_black_fraction=params.prepare.max_black_fraction,
-                           on_unreadable=params.prepare.on_unreadable, workers=params.prepare.workers)
+                           on_unreadable=params.prepare.on_unreadable, workers=params.prepare.workers,
+                           val_fraction=params.data.val_fraction, seed=params.common.seed)
     with staged_outputs(artifacts.PREPARED, artifacts.METRICS_FILES["prepare"]) as (out_dir, metrics_file):
         out_dir.mkdir()
         index, dropped, metrics = prepare_dataset(raw_dir, fmt, config, out_dir)

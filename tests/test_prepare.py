@@ -1,7 +1,11 @@
 """prepare: resize, black rule, streaming .npy writing, and the parallel map it runs on."""
-import numpy as np
+import json
 
-from helpers import write_png_csv
+import numpy as np
+import pandas as pd
+import pytest
+
+from helpers import RAW, make_workdir, succeeded, tf_example, tile, write_png_csv, write_tfrecords
 from tilescan.parallel import chunked_map
 from tilescan.prepare import PrepareConfig, black_fraction, prepare_split, resize_tile
 
@@ -50,3 +54,22 @@ def test_workers_do_not_change_the_result(tmp_path):
 def test_chunked_map_keeps_order():
     items = list(range(23))
     assert [out for _, out in chunked_map(abs, (-i for i in items), workers=2, chunk=5)] == items
+
+
+def test_tfrecord_alone_holds_out_a_seeded_validation_share(tmp_path):
+    """Finding 7: training10_*.tfrecords without the cv10/test10 npy pairs was refused ("no val split")."""
+    pytest.importorskip("tensorflow")
+    work = make_workdir(tmp_path / "work", data__val_fraction=0.25)
+    records = [tf_example(label, tile(n).tobytes()) for n, label in enumerate([0, 0, 1, 0, 0, 0, 0, 0, 0])]
+    write_tfrecords(work / RAW / "training10_0.tfrecords", records)
+    succeeded(work, "prepare")
+    index = pd.read_csv(work / "data/prepared/index.csv", dtype={"id": str})
+    first = index.to_dict("list")
+    assert (index["split"] == "val").sum() == 2 and (index["split"] == "train").sum() == 6
+    assert np.load(work / "data/prepared/val.npy").shape[0] == 2
+    metrics = json.loads((work / "metrics/prepare.json").read_text())
+    assert metrics["validation"] == {"source": "held out of train", "fraction": 0.25, "seed": 42}
+    assert metrics["splits"]["train"]["kept"] == 6 and metrics["splits"]["val"]["kept"] == 2
+    succeeded(work, "prepare")
+    assert pd.read_csv(work / "data/prepared/index.csv", dtype={"id": str}).to_dict("list") == first  # seeded
+    succeeded(work, "features")  # finds the held-out tiles in the raw train records

@@ -26,6 +26,8 @@ class PrepareConfig:
     max_black_fraction: float
     on_unreadable: str = "stop"
     workers: int = 2
+    val_fraction: float = 0.2  # held out of train when the input has no val split (tfrecord alone)
+    seed: int = 0
 
 
 @dataclass
@@ -84,6 +86,30 @@ def _rows_to_npy(raw_rows: Path, out_npy: Path, n: int, img_size: int) -> None:
         shutil.copyfileobj(rows, out, length=1 << 22)
 
 
+def _hold_out(train_rows: list[tuple], out_dir: Path, config: PrepareConfig) -> list[tuple]:
+    """Move a deterministic share (config.val_fraction, drawn with config.seed) of the prepared train tiles to
+    a val split, as Keras' validation_split would (but drawn at random, not the last tiles: records come
+    grouped by file). Rewrites train.npy and writes val.npy; returns the index rows, train then val."""
+    n = len(train_rows)
+    n_val = min(max(1, round(n * config.val_fraction)), n - 1)
+    if n < 2:
+        raise TilescanError(f"data.raw_dir: {n} training tile(s) kept: too few to hold out a validation share "
+                            "(data.val_fraction); add tiles or a cv10/test10 npy pair")
+    is_val = np.zeros(n, dtype=bool)
+    is_val[np.random.default_rng(config.seed).choice(n, n_val, replace=False)] = True
+    train_npy, val_npy = out_dir / split_file("train").name, out_dir / split_file("val").name
+    everything = np.load(train_npy, mmap_mode="r")
+    np.save(val_npy, everything[is_val], allow_pickle=False)
+    np.save(train_npy.with_suffix(".kept.npy"), everything[~is_val], allow_pickle=False)
+    del everything
+    train_npy.with_suffix(".kept.npy").replace(train_npy)
+    rows = {"train": [], "val": []}
+    for (tile_id, filename, _, _), val in zip(train_rows, is_val):
+        split = "val" if val else "train"
+        rows[split].append((tile_id, filename, split, len(rows[split])))
+    return rows["train"] + rows["val"]
+
+
 def _require_unique_ids(rows: list[tuple]) -> None:
     """Every later stage finds a tile by its id: an id given to two tiles (e.g. a tfrecord `filename` equal to
     an npy pair's `test10-3`) is refused, naming both."""
@@ -100,10 +126,17 @@ def prepare_dataset(raw_dir: Path, fmt: str, config: PrepareConfig, out_dir: Pat
     """Prepare the train and val splits of raw_dir into out_dir/<split>.npy; return (index, dropped, metrics):
     index lists the kept tiles (id, filename, split, row), dropped the others (id, filename, split, reason)."""
     splits = list_splits(raw_dir, fmt)
+    held_out = "val" not in splits and fmt == "tfrecord"
     index_rows, dropped_rows, counts = [], [], {}
     for split in SPLITS:
-        if split not in splits:
+        if split not in splits and not held_out:
             raise TilescanError(f"data.raw_dir: {raw_dir} has no {split} split (format {fmt})")
+        if split not in splits:
+            index_rows = _hold_out(index_rows, out_dir, config)
+            n_val = sum(row[2] == "val" for row in index_rows)
+            counts["train"]["kept"] -= n_val
+            counts["val"] = {"read": n_val, "kept": n_val, "dropped_black": 0, "skipped_unreadable": 0}
+            continue
         result = prepare_split(raw_dir, fmt, split, config, out_dir / split_file(split).name)
         if not result.kept:
             raise TilescanError(f"data.raw_dir: no {split} tiles of class {config.keep_class} left after "
@@ -119,5 +152,8 @@ def prepare_dataset(raw_dir: Path, fmt: str, config: PrepareConfig, out_dir: Pat
     index = pd.DataFrame(index_rows, columns=["id", "filename", "split", "row"])
     dropped = pd.DataFrame(dropped_rows, columns=["id", "filename", "split", "reason"])
     skipped = [row[0] for row in dropped_rows if row[3] == "unreadable"]
-    metrics = {"format": fmt, "img_size": config.img_size, "splits": counts, "skipped_ids": skipped}
+    validation = ({"source": "held out of train", "fraction": config.val_fraction, "seed": config.seed}
+                  if held_out else {"source": "val split"})
+    metrics = {"format": fmt, "img_size": config.img_size, "splits": counts, "skipped_ids": skipped,
+               "validation": validation}
     return index, dropped, metrics
