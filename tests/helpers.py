@@ -195,7 +195,8 @@ def write_tfrecords(path: Path, records: list[bytes]) -> None:
 # ---- what upstream stages would have written ------------------------------------------------------
 
 def write_prepared(workdir: Path, n_train: int = 6, n_val: int = 3, side: int = 16) -> list[str]:
-    """data/prepared as prepare writes it: train.npy, val.npy (uint8 N x S x S), index.csv, dropped.csv."""
+    """data/prepared as prepare writes it: train.npy, val.npy (uint8 N x S x S), index.csv, dropped.csv,
+    pixels.json."""
     out = workdir / "data/prepared"
     out.mkdir(parents=True, exist_ok=True)
     rows = []
@@ -204,6 +205,7 @@ def write_prepared(workdir: Path, n_train: int = 6, n_val: int = 3, side: int = 
         rows += [(f"{split[0]}{i}", f"{split}_images/{split[0]}{i}.png", split, i) for i in range(n)]
     pd.DataFrame(rows, columns=["id", "filename", "split", "row"]).to_csv(out / "index.csv", index=False)
     pd.DataFrame(columns=["id", "filename", "split", "reason"]).to_csv(out / "dropped.csv", index=False)
+    (out / "pixels.json").write_text(json.dumps({"bit_depth": 8}))
     return [row[0] for row in rows]
 
 

@@ -17,6 +17,7 @@ SPLITS = ("train", "val")
 PREPARED = Path("data/prepared")                 # <split>.npy (uint8 N x S x S), index.csv, dropped.csv
 PREPARED_INDEX = PREPARED / "index.csv"          # id, filename, split, row (train rows, then val rows)
 PREPARED_DROPPED = PREPARED / "dropped.csv"      # tiles prepare left out: id, filename, split, reason
+PREPARED_PIXELS = PREPARED / "pixels.json"       # {"bit_depth": the significant bits prepare read the raw data with}
 # train_autoencoder
 MODEL_WEIGHTS = Path("models/autoencoder.weights.h5")
 TRAIN_LIVE = Path("dvclive/train")               # dvclive loss curves
@@ -132,6 +133,11 @@ def tile_reader(index: pd.DataFrame):
     arrays = {split: open_split(split) for split in index["split"].unique()}
     splits, rows = index["split"].to_numpy(), index["row"].to_numpy()
     return lambda position: np.asarray(arrays[splits[position]][rows[position]])
+
+
+def load_bit_depth() -> int:
+    """The bit depth prepare read the raw tiles with: stages that read raw tiles again must use the same."""
+    return int(json.loads(require_file(PREPARED_PIXELS, "prepare").read_text())["bit_depth"])
 
 
 def load_feature_names() -> list[str]:

@@ -1,6 +1,7 @@
 """Select the tiles to scan, drop mostly-black ones, resize, and write uint8 arrays that memory-map."""
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,7 +14,7 @@ from tqdm import tqdm
 from tilescan.artifacts import SPLITS, split_file
 from tilescan.errors import TilescanError
 from tilescan.parallel import chunked_map
-from tilescan.readers import TileRef, count_tiles, iter_tiles, list_splits
+from tilescan.readers import TileRef, count_tiles, detect_bit_depth, iter_tiles, list_splits
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,7 @@ class PrepareConfig:
     workers: int = 2
     val_fraction: float = 0.2  # held out of train when the input has no val split (tfrecord alone)
     seed: int = 0
+    bit_depth: int | str = "auto"  # significant bits of 16-bit data (data.bit_depth); resolved by prepare_dataset
 
 
 @dataclass
@@ -60,7 +62,8 @@ def prepare_split(raw_dir: Path, fmt: str, split: str, config: PrepareConfig, ou
     result = SplitResult()
     raw_rows = out_npy.with_suffix(".rows")
     total = count_tiles(raw_dir, fmt, split, config.keep_class)
-    stream = iter_tiles(raw_dir, fmt, split, config.keep_class, config.on_unreadable, result.skipped)
+    stream = iter_tiles(raw_dir, fmt, split, config.keep_class, config.on_unreadable, result.skipped,
+                        16 if config.bit_depth == "auto" else config.bit_depth)
     jobs = ((ref, image, config.img_size, config.black_level) for ref, image in stream)
     try:
         with open(raw_rows, "wb") as rows, tqdm(total=total, desc=f"prepare {split}", unit="tile",
@@ -126,6 +129,9 @@ def prepare_dataset(raw_dir: Path, fmt: str, config: PrepareConfig, out_dir: Pat
     """Prepare the train and val splits of raw_dir into out_dir/<split>.npy; return (index, dropped, metrics):
     index lists the kept tiles (id, filename, split, row), dropped the others (id, filename, split, reason)."""
     splits = list_splits(raw_dir, fmt)
+    bit_depth, depth_from = ((config.bit_depth, "data.bit_depth") if config.bit_depth != "auto"
+                             else detect_bit_depth(raw_dir, fmt, config.keep_class))
+    config = dataclasses.replace(config, bit_depth=bit_depth)
     held_out = "val" not in splits and fmt == "tfrecord"
     index_rows, dropped_rows, counts = [], [], {}
     for split in SPLITS:
@@ -155,5 +161,5 @@ def prepare_dataset(raw_dir: Path, fmt: str, config: PrepareConfig, out_dir: Pat
     validation = ({"source": "held out of train", "fraction": config.val_fraction, "seed": config.seed}
                   if held_out else {"source": "val split"})
     metrics = {"format": fmt, "img_size": config.img_size, "splits": counts, "skipped_ids": skipped,
-               "validation": validation}
+               "validation": validation, "bit_depth": {"used": bit_depth, "from": depth_from}}
     return index, dropped, metrics
