@@ -232,7 +232,7 @@ def bench_cluster(params: dict, sizes: dict, work: Path) -> dict:
         run_dbscan,
     )
     from tilescan.features import FEATURE_NAMES
-    from tilescan.score import baseline_scores, check_threshold, tilescan_scores
+    from tilescan.score import baseline_scores, tilescan_scores
 
     settings, report = params["dbscan"], params["knn_report"]
     min_samples, k, method = int(settings["min_samples"]), int(report["k"]), report["method"]
@@ -259,7 +259,7 @@ def bench_cluster(params: dict, sizes: dict, work: Path) -> dict:
     distances, neighbours = timed("nearest_neighbours", nearest_neighbours, points, query_rows, k)
     timed("baseline_scores", baseline_scores, points, labels, query_rows, neighbours, min_samples)
     timed("tilescan_scores", tilescan_scores, features, FEATURE_NAMES, query_rows,
-          check_threshold(report["flag_threshold"]), int(params["common"]["seed"]))
+          float(report["flag_threshold"]), int(params["common"]["seed"]))
     timed("baseline_scores_without_queries", baseline_scores, points, labels, np.zeros(0, np.int64),
           np.zeros((0, 0), np.int64), min_samples)
     scoring = {"baseline": "baseline_scores", "tilescan": "tilescan_scores"}[method]

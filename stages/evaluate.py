@@ -7,7 +7,9 @@ import pandas as pd
 from tilescan import artifacts
 from tilescan.atomic import staged_outputs
 from tilescan.evaluate import (
+    check_both_classes,
     evaluation_frame,
+    label_usage,
     load_ground_truth,
     pr_curve_points,
     quality,
@@ -28,14 +30,17 @@ def main(params: Params) -> str:
     flagged = artifacts.load_flagged()
     scanned = pd.concat([artifacts.load_index(), artifacts.load_dropped()])
     frame = evaluation_frame(flagged, scanned.loc[scanned["split"] == "train", "id"].tolist(), truth)
-    metrics = {"labels_csv": labels_csv, "split": "train",
+    check_both_classes(frame, labels_csv)
+    metrics = {"labels_csv": labels_csv, "split": "train", "label_rows": label_usage(truth, scanned, "train"),
                **quality(frame["annotation"].to_numpy(), frame["score"].to_numpy(), frame["flagged"].to_numpy())}
     with staged_outputs(*outputs) as (metrics_file, curve_csv):
         artifacts.write_metrics(metrics_file, metrics)
         pr_curve_points(frame["annotation"].to_numpy(), frame["score"].to_numpy()).to_csv(curve_csv, index=False)
     return (f"evaluate: AP {metrics['average_precision']:.3f}, precision {metrics['precision']:.3f}, "
             f"recall {metrics['recall']:.3f}, recall@P>=0.9 {metrics['recall_at_precision_0.9']:.3f} "
-            f"over {metrics['n_tiles']} train tiles ({metrics['n_annotation']} annotation)")
+            f"over {metrics['n_tiles']} train tiles ({metrics['n_annotation']} annotation); "
+            f"{sum(metrics['label_rows']['ignored'].values())} label rows not evaluated "
+            f"(see {artifacts.METRICS_FILES['quality']})")
 
 
 if __name__ == "__main__":

@@ -7,8 +7,6 @@ from tilescan.features import FEATURE_NAMES
 from tilescan.score import (
     EVIDENCE,
     baseline_scores,
-    check_method,
-    check_threshold,
     percentile_rank,
     text_evidence,
     tilescan_scores,
@@ -68,11 +66,6 @@ def test_tilescan_queries_pull_similar_tiles_up():
     assert np.all((guided >= 0) & (guided <= 1))
 
 
-def test_validation():
-    with pytest.raises(TilescanError, match="knn_report.method"):
-        check_method("magic")
-    for bad in (-0.1, 1.5, "high", True):
-        with pytest.raises(TilescanError, match="knn_report.flag_threshold"):
-            check_threshold(bad)
+def test_missing_feature_names_are_named():
     with pytest.raises(TilescanError, match="re-run the features stage"):
         text_evidence(np.zeros((2, 2)), ["a", "b"])

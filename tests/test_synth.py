@@ -14,6 +14,7 @@ from tilescan.errors import TilescanError
 from tilescan.params import load_params
 from tilescan.synth import (
     ANNOTATION_KINDS,
+    MARKER,
     NOTEBOOK_QUERY_KINDS,
     TilePlan,
     lettering,
@@ -104,19 +105,6 @@ def test_class_mix_and_annotation_share(split):
     assert {p.kind for p in plans if p.tile_class in (2, 4)} == {"mass"}
 
 
-@pytest.mark.parametrize("change, parameter", [
-    ({"n_train": 0}, "synthesize.n_train"), ({"n_test": -1}, "synthesize.n_test"),
-    ({"n_train": "100"}, "synthesize.n_train"), ({"tile_size": 10}, "synthesize.tile_size"),
-    ({"annotation_fraction": 1.5}, "synthesize.annotation_fraction"), ({"seed": -1}, "common.seed"),
-    ({"style": "fancy"}, "synthesize.style"), ({"workers": 0}, "workers"),
-])
-def test_bad_params_name_the_parameter(tmp_path, change, parameter):
-    kwargs = {"n_train": 4, "n_test": 2, "seed": 0, "tile_size": 64, **change}
-    with pytest.raises(TilescanError, match=parameter.replace(".", r"\.")):
-        synthesize(tmp_path / "out", **kwargs)
-    assert not (tmp_path / "out").exists()
-
-
 def test_refuses_a_non_empty_out_dir(tmp_path):
     (tmp_path / "stale.png").write_bytes(b"")
     with pytest.raises(TilescanError, match="synthesize.out_dir"):
@@ -177,3 +165,28 @@ def test_stage_names_a_bad_parameter_before_writing(tmp_path):
     with pytest.raises(TilescanError, match=r"synthesize\.style must be one of default, holdout"):
         load_stage().main(load_params_with(tmp_path, updates))
     assert not (tmp_path / "synthetic").exists()
+
+
+def test_stage_never_replaces_a_folder_it_did_not_make(tmp_path):
+    """Finding 1: synthesize.out_dir naming a user's dataset replaced it with synthetic tiles, exit 0."""
+    mine = tmp_path / "mine"
+    (mine / "train_images").mkdir(parents=True)
+    (mine / "train_images/c1.png").write_bytes(b"user tile")
+    (mine / "training_data.csv").write_text("id,class\nc1,0\n")
+    before = sorted(str(p.relative_to(mine)) for p in mine.rglob("*"))
+    with pytest.raises(TilescanError, match=r"synthesize\.out_dir: .*mine exists and was not made by synthesize"):
+        load_stage().main(load_params_with(tmp_path, stage_params(mine)))
+    assert sorted(str(p.relative_to(mine)) for p in mine.rglob("*")) == before
+    assert (mine / "train_images/c1.png").read_bytes() == b"user tile"
+
+
+def test_stage_replaces_its_own_folder(tmp_path, monkeypatch):
+    stage = load_stage()
+    monkeypatch.setattr(stage, "synthesize", partial(synthesize, workers=1))
+    out_dir = tmp_path / "synthetic"
+    stage.main(load_params_with(tmp_path, stage_params(out_dir)))
+    assert (out_dir / MARKER).is_file()
+    (tmp_path / "project" / "params.yaml").unlink()
+    (tmp_path / "project").rmdir()
+    stage.main(load_params_with(tmp_path, {**stage_params(out_dir), "synthesize.n_train": 4}))
+    assert len(list((out_dir / "train_images").iterdir())) == 4  # replaced, nothing stale left beside

@@ -208,6 +208,8 @@ class Data:
     raw_dir: str = spec(Text())
     format: str = spec(Options(("auto", "png_csv", "tfrecord", "npy")))
     labels_csv: str = spec(Text(empty=True))
+    bit_depth: int | str = spec(Options(("auto", 8, 10, 12, 14, 16)), default="auto")
+    val_fraction: float = spec(Interval(float, 0, 1, closed="neither"), default=0.2)
 
 
 @dataclass(frozen=True)
@@ -230,6 +232,10 @@ class TrainAutoencoder:
     learning_rate: float = spec(Interval(float, 0, None, closed="neither"))
     mixed_precision: bool = spec(Flag())
     strategy: str = spec(Options(("auto", "one_device", "mirrored", "multi_worker")))
+
+    def check(self) -> None:
+        _require(len(self.filters) == 3, "train_autoencoder.filters", list(self.filters),
+                 "three conv widths (one per encoder block)")
 
 
 @dataclass(frozen=True)

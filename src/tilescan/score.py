@@ -22,20 +22,8 @@ from tilescan import artifacts
 from tilescan.cluster import NOISE, nearest_neighbours
 from tilescan.errors import TilescanError
 
-METHODS = ("baseline", "tilescan")
 EVIDENCE = ("stroke_fraction_high", "stroke_components", "orientation_entropy", "stroke_concentration")
 QUERY_WEIGHT = 1 / 3  # share of the score that comes from similarity to the query tiles
-
-
-def check_method(method: str) -> None:
-    if method not in METHODS:
-        raise TilescanError(f"knn_report.method must be one of {', '.join(METHODS)}, got {method!r}")
-
-
-def check_threshold(threshold) -> float:
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 <= threshold <= 1:
-        raise TilescanError(f"knn_report.flag_threshold must be a number in [0, 1], got {threshold!r}")
-    return float(threshold)
 
 
 def percentile_rank(values: np.ndarray) -> np.ndarray:
@@ -111,7 +99,6 @@ def knn_report(ids: list[str], points: np.ndarray, labels: np.ndarray, features:
     """(flagged, knn, summary): every tile's score and flag by `method` (id, score, flagged, cluster; highest
     score first), each query's k nearest tiles in latent space (query, rank, neighbour, distance; the query
     itself first) and the stage's metrics."""
-    check_method(method)
     distances, neighbours = (nearest_neighbours(points, query_rows, k) if len(query_rows)
                              else (np.zeros((0, 0)), np.zeros((0, 0), dtype=np.int64)))
     if method == "baseline":

@@ -14,7 +14,7 @@ import pandas as pd
 from PIL import Image, ImageDraw
 from scipy import ndimage
 
-from tilescan.errors import require
+from tilescan.errors import TilescanError, require
 from tilescan.parallel import chunked_map
 from tilescan.synth.lettering import TEXT_KINDS, LetteringStyle, draw_label_strip, draw_text, lettering_style
 
@@ -295,17 +295,19 @@ def render_tile(plan: TilePlan, seed: int, tile_size: int, lettering: LetteringS
 
 # ---- the dataset ----
 
-def _check_params(n_train: object, n_test: object, seed: object, tile_size: object,
-                  annotation_fraction: object, workers: object) -> None:
-    for name, value, low in (("synthesize.n_train", n_train, 1), ("synthesize.n_test", n_test, 1),
-                             ("common.seed", seed, 0), ("synthesize.tile_size", tile_size, 64),
-                             ("workers", workers, 1)):
-        require(isinstance(value, (int, np.integer)) and not isinstance(value, bool),
-                f"{name} must be an integer, got {value!r}")
-        require(value >= low, f"{name} must be >= {low}, got {value}")
-    require(isinstance(annotation_fraction, (int, float)) and not isinstance(annotation_fraction, bool)
-            and 0 <= annotation_fraction <= 1,
-            f"synthesize.annotation_fraction must be a number in [0, 1], got {annotation_fraction!r}")
+MARKER = ".tilescan-synthetic"  # written into every folder synthesize makes; only such a folder is replaced
+
+
+def check_replaceable(out_dir: Path) -> None:
+    """Refuse unless out_dir is absent, empty, or a folder synthesize made (it holds MARKER): the stage
+    replaces out_dir, and must never delete a user's folder."""
+    out_dir = Path(out_dir)
+    if out_dir.is_symlink() or (out_dir.exists() and not out_dir.is_dir()):
+        raise TilescanError(f"synthesize.out_dir: {out_dir} exists and is not a folder synthesize made; "
+                            "choose another path")
+    if out_dir.is_dir() and any(out_dir.iterdir()) and not (out_dir / MARKER).is_file():
+        raise TilescanError(f"synthesize.out_dir: {out_dir} exists and was not made by synthesize (no {MARKER} "
+                            "in it); it is left untouched: choose another path")
 
 
 def _write_tile(job: tuple[TilePlan, int, int, LetteringStyle, Path]) -> TilePlan:
@@ -325,12 +327,13 @@ def synthesize(out_dir: Path, n_train: int, n_test: int, seed: int, tile_size: i
     progress, if given, wraps the stream of finished tiles (called as progress(iterable, total=n)), e.g. tqdm.
     Returns counts: n_train, n_test, n_annotation_train, n_annotation_test.
     """
-    _check_params(n_train, n_test, seed, tile_size, annotation_fraction, workers)
     lettering = lettering_style(style)
     out_dir = Path(out_dir)
     # tiles left by an earlier, larger run would sit unlisted beside the new ones
     require(not out_dir.exists() or not any(out_dir.iterdir()),
             f"synthesize.out_dir: {out_dir} exists and is not empty")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / MARKER).write_text("made by tilescan's synthesize stage: it may replace this folder\n")
     plans = [plan_tile(seed, "train", i, annotation_fraction) for i in range(n_train)]
     plans += [plan_tile(seed, "test", i, annotation_fraction) for i in range(n_test)]
     folders = {"train": out_dir / "train_images", "test": out_dir / "test_images"}
