@@ -1,4 +1,5 @@
-"""The synthetic DDSM-like tile dataset: tissue, lesions and film (tiles) with burned-in lettering (lettering)."""
+"""The synthetic DDSM-like tile dataset: tissue, lesions and film (tiles) with burned-in lettering (lettering),
+tags, margin digits, lettering beside film edges and metal markers (marks)."""
 from tilescan.synth.lettering import STYLES, TEXT_KINDS, LetteringStyle, lettering_style
 from tilescan.synth.tiles import (
     ANNOTATION_KINDS,
