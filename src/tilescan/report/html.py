@@ -99,7 +99,7 @@ def tile(item: Tile, review: bool = False) -> str:
     badge = '<span class="truth" title="ground truth: annotation">A</span>' if item.annotation else ""
     first, *rest = item.caption or ("",)
     caption = "<br>".join([f"<b>{esc(first)}</b>", *(esc(line) for line in rest)])
-    opening = f'<figure class="{css} reviewable" {verdicts.data_id(first)}>' if review else f'<figure class="{css}">'
+    opening = f'<figure class="{css}" {verdicts.data_id(first)}>' if review else f'<figure class="{css}">'
     return (f'{opening}<img src="{item.uri}" alt="tile {esc(first)}">{badge}'
             f"<figcaption>{caption}</figcaption>{verdicts.controls() if review else ''}</figure>")
 

@@ -14,8 +14,8 @@ import json
 import pandas as pd
 
 STYLE = """
-figure.tile.reviewable { cursor: default; }
-figure.tile.reviewable:focus { outline: 3px solid #2a5db0; outline-offset: 1px; }
+figure.tile[data-id] { cursor: default; }
+figure.tile[data-id]:focus { outline: 3px solid #2a5db0; outline-offset: 1px; }
 figure.tile .verdict { display: flex; gap: 2px; margin: 2px 0 1px; }
 figure.tile .verdict button { flex: 1 1 auto; font: 10px/1.3 inherit; padding: 1px 2px; border: 1px solid #c3c8d1;
                               background: #fff; color: var(--ink); border-radius: 3px; cursor: pointer; }
@@ -39,11 +39,11 @@ SCRIPT = r"""
   "use strict";
   var data = JSON.parse(document.getElementById("review-data").textContent);
   var KEY = "tilescan-verdicts:" + data.dataset;
-  var tiles = Array.prototype.slice.call(document.querySelectorAll("figure.tile.reviewable"));
+  var tiles = Array.prototype.slice.call(document.querySelectorAll("figure.tile[data-id]"));
   var byId = Object.create(null);
   tiles.forEach(function (el) { (byId[el.dataset.id] = byId[el.dataset.id] || []).push(el); });
-  var verdicts = Object.create(null);   // id -> {annotation: 0 | 1, reviewed_at: ISO time}
-  var history = [];                     // [id, the entry it replaced or null], for undo
+  var verdicts = Object.create(null);   /* id -> {annotation: 0 | 1, reviewed_at: ISO time} */
+  var history = [];                     /* [id, the entry it replaced or null], for undo */
   var status = document.getElementById("review-status");
 
   function restore() {
@@ -91,10 +91,10 @@ SCRIPT = r"""
     say("Undid the verdict on " + last[0] + ".");
   }
 
-  // --- keyboard: arrows move between reviewable tiles, y / n decide (then move on), u undoes ---
+  /* --- keyboard: arrows move between reviewable tiles, y / n decide (then move on), u undoes --- */
   function current() {
     var el = document.activeElement;
-    return el && el.closest ? el.closest("figure.tile.reviewable") : null;
+    return el && el.closest ? el.closest("figure.tile[data-id]") : null;
   }
   function vertical(from, down) {
     var a = from.getBoundingClientRect(), best = null, bestKey = null;
@@ -132,11 +132,11 @@ SCRIPT = r"""
   });
   document.addEventListener("click", function (event) {
     var button = event.target.closest ? event.target.closest("button[data-verdict]") : null;
-    var el = button ? button.closest("figure.tile.reviewable") : null;
+    var el = button ? button.closest("figure.tile[data-id]") : null;
     if (el) { decide(el.dataset.id, Number(button.dataset.verdict)); el.focus(); }
   });
 
-  // --- verdicts.csv: id, annotation, reviewed_at; ids always quoted (they may hold commas, quotes) ---
+  /* --- verdicts.csv: id, annotation, reviewed_at; ids always quoted (they may hold commas, quotes) --- */
   function quote(value) { return '"' + String(value).replace(/"/g, '""') + '"'; }
   function toCsv() {
     var ids = Object.keys(verdicts).sort(function (a, b) {
