@@ -178,3 +178,16 @@ def test_knn_report_writes_components_and_obeys_verdicts(scored_work):
     assert flagged.columns.tolist()[:3] == ["score", "flagged", "cluster"]
     assert {"evidence", "query_similarity"} <= set(flagged.columns)
     assert flagged.loc[ids[1], "flagged"] == 1 and flagged.loc[ids[2], "flagged"] == 0
+
+
+def test_quality_over_reviewed_tiles_counts_them_and_says_they_are_no_sample():
+    from tilescan.evaluate import evaluation_frame, reviewed_quality
+
+    flagged = pd.DataFrame({"id": ["a", "b", "c", "d"], "score": [0.9, 0.8, 0.3, 0.1], "flagged": [1, 1, 0, 0],
+                            "cluster": 0})
+    verdicts = pd.DataFrame({"id": ["a", "c", "d"], "annotation": [1, 1, 0]})
+    reviewed = reviewed_quality(evaluation_frame(flagged, ["a", "b", "c", "d"], verdicts))
+    assert (reviewed["n_reviewed"], reviewed["n_lettering"], reviewed["n_not_lettering"]) == (3, 2, 1)
+    assert reviewed["average_precision"] == 1.0 and "not an unbiased sample" in reviewed["note"]
+    only_ones = reviewed_quality(evaluation_frame(flagged, ["a"], verdicts))
+    assert only_ones["average_precision"] is None and only_ones["n_reviewed"] == 1

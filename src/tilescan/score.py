@@ -102,7 +102,8 @@ def tilescan_scores(features: np.ndarray, names: list[str], query_rows: np.ndarr
     components: the parts the score mixes, each a per-tile array (reports/flagged.csv's extra columns)."""
     evidence = text_evidence(features, names)
     score, components = evidence, {"evidence": evidence}
-    learned_from = np.union1d(np.setdiff1d(query_rows, negatives), positives).astype(np.int64)
+    query_rows = np.asarray(query_rows, dtype=np.int64)  # in the order given: the fit is the same without verdicts
+    learned_from = np.concatenate([query_rows[~np.isin(query_rows, negatives)], np.setdiff1d(positives, query_rows)])
     if len(learned_from):
         similarity = percentile_rank(query_similarity(features, evidence, learned_from, seed, negatives))
         score = (1 - QUERY_WEIGHT) * evidence + QUERY_WEIGHT * similarity
