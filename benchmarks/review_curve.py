@@ -107,15 +107,19 @@ def main() -> int:
     draws = [simulate(scorer, queries, at_random(params.common.seed + draw)) for draw in range(RANDOM_DRAWS)]
     random_mean = [{"reviewed": points[0]["reviewed"],
                     **{key: round(float(np.mean([p[key] for p in points])), 6)
-                       for key in ("average_precision", "average_precision_unreviewed", "lettering_found")}}
+                       for key in ("average_precision", "average_precision_unreviewed", "precision", "recall",
+                                 "lettering_found")}}
                    for points in zip(*draws)]
     unsupervised = simulate(scorer, [], from_queue)
+    def by_reviewed(points):  # keyed, not listed: `dvc plots` draws every list of the file
+        return {str(point["reviewed"]): point for point in points}
+
     result = {
-        "curve": queue,  # first list in the file: what `dvc plots` draws (x reviewed, y average_precision)
+        "curve": queue,  # the file's one list: what `dvc plots` draws (x reviewed, y average_precision)
         "baseline_queries": {"n_queries": len(queries), **queue[0]},
-        "random_order_mean_of_3": random_mean,
-        "queue_without_queries": unsupervised,
-        "rounds": list(ROUNDS), "flag_threshold": threshold, "method": params.knn_report.method,
+        "random_order_mean_of_3": by_reviewed(random_mean),
+        "queue_without_queries": by_reviewed(unsupervised),
+        "rounds": ",".join(map(str, ROUNDS)), "flag_threshold": threshold, "method": params.knn_report.method,
         "labels_csv": params.data.labels_csv,
         "note": ("AP over the class-0 train tiles (as metrics/quality.json) after each round of simulated review "
                  "from the Review-next queue; average_precision_unreviewed leaves out the reviewed tiles, whose "
