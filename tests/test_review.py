@@ -1,5 +1,7 @@
 """Verdicts: the loader's contract (exact-string ids, one-line errors), how verdicts enter the score, and the
 review queue."""
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -191,3 +193,20 @@ def test_quality_over_reviewed_tiles_counts_them_and_says_they_are_no_sample():
     assert reviewed["average_precision"] == 1.0 and "not an unbiased sample" in reviewed["note"]
     only_ones = reviewed_quality(evaluation_frame(flagged, ["a"], verdicts))
     assert only_ones["average_precision"] is None and only_ones["n_reviewed"] == 1
+
+
+def test_evaluate_without_ground_truth_measures_the_reviewed_tiles(scored_work):
+    work, ids = scored_work
+    (work / "reports").mkdir()
+    pd.DataFrame({"id": ids, "score": np.linspace(1, 0, len(ids)), "flagged": [1, 1] + [0] * (len(ids) - 2),
+                  "cluster": 0}).to_csv(work / "reports/flagged.csv", index=False)
+    write(work / "verdicts/verdicts.csv", f"id,annotation\n{ids[0]},1\n{ids[4]},1\n{ids[1]},0\n")
+    set_params(work, {"review.verdicts": "verdicts/verdicts.csv", "data.labels_csv": ""})
+    succeeded(work, "evaluate")
+    quality = json.loads((work / "metrics/quality.json").read_text())
+    assert quality["labels_csv"] is None
+    reviewed = quality["reviewed"]
+    assert (reviewed["n_reviewed"], reviewed["n_lettering"], reviewed["n_not_lettering"]) == (3, 2, 1)
+    assert reviewed["average_precision"] == pytest.approx(0.833333) and "not an unbiased sample" in reviewed["note"]
+    write(work / "verdicts/verdicts.csv", "id,annotation\nnot-a-tile,1\n")
+    refused(work, "evaluate", "verdicts/verdicts.csv", "unknown tile id 'not-a-tile'")
