@@ -5,6 +5,7 @@ from tilescan.atomic import staged_outputs
 from tilescan.cluster import query_positions
 from tilescan.figures import neighbour_grid, save_png
 from tilescan.params import Params
+from tilescan.review import load_verdicts, verdict_rows
 from tilescan.score import knn_report
 from tilescan.stage import run_stage
 
@@ -18,9 +19,12 @@ def main(params: Params) -> str:
     labels = artifacts.load_aligned(artifacts.CLUSTER_LABELS, "dbscan", len(ids))
     features = artifacts.load_aligned(artifacts.FEATURES_ARRAY, "features", len(ids))
     k = params.knn_report.k
+    verdicts = (load_verdicts(params.review.verdicts, ids + artifacts.load_dropped()["id"].tolist())
+                if params.review.verdicts else None)
+    positives, negatives = verdict_rows(verdicts, ids)
     flagged, knn, summary = knn_report(
         ids, points, labels, features, artifacts.load_feature_names(), query_rows, method, k, threshold,
-        min_samples=params.dbscan.min_samples, seed=params.common.seed)
+        min_samples=params.dbscan.min_samples, seed=params.common.seed, positives=positives, negatives=negatives)
     grid = neighbour_grid(knn, artifacts.tile_reader(index), ids)
     outputs = (artifacts.FLAGGED, artifacts.KNN, artifacts.KNN_GRID, artifacts.METRICS_FILES["knn_report"])
     with staged_outputs(*outputs) as (flagged_csv, knn_csv, grid_png, metrics_file):
@@ -28,8 +32,9 @@ def main(params: Params) -> str:
         knn.to_csv(knn_csv, index=False, float_format="%.6f")
         save_png(grid, grid_png)
         artifacts.write_metrics(metrics_file, summary)
+    reviewed = f"; {len(positives)} + {len(negatives)} reviewed (lettering + not)" if verdicts is not None else ""
     return (f"knn_report: {method} flagged {summary['n_flagged']} of {len(ids)} tiles -> {artifacts.FLAGGED}; "
-            f"{len(query_rows)} queries x {k} neighbours -> {artifacts.KNN_GRID}")
+            f"{len(query_rows)} queries x {k} neighbours -> {artifacts.KNN_GRID}{reviewed}")
 
 
 if __name__ == "__main__":

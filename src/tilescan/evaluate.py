@@ -103,3 +103,19 @@ def evaluation_frame(flagged: pd.DataFrame, scanned_ids: list[str], truth: pd.Da
     frame["score"] = frame["score"].fillna(float(flagged["score"].min()) - 1.0 if len(flagged) else 0.0)
     frame["flagged"] = frame["flagged"].fillna(0).astype(int)
     return frame
+
+
+REVIEWED_NOTE = ("Reviewed tiles are not an unbiased sample: a reviewer picks them from the report's galleries and "
+                 "its Review-next queue (tiles near the flag threshold, tiles the score is unsure of), and the "
+                 "score has learned from them. These figures describe those hand-picked tiles, not the dataset; "
+                 "their flags follow the verdicts, so only the score's ranking is measured.")
+
+
+def reviewed_quality(frame: pd.DataFrame) -> dict:
+    """Quality over the reviewed tiles (evaluation_frame with the verdicts as truth): counts, and the average
+    precision of score where both verdicts occur; with REVIEWED_NOTE."""
+    truth = frame["annotation"].to_numpy().astype(bool)
+    both = truth.any() and not truth.all()
+    return {"n_reviewed": int(len(frame)), "n_lettering": int(truth.sum()), "n_not_lettering": int((~truth).sum()),
+            "average_precision": round(float(average_precision_score(truth, frame["score"])), 6) if both else None,
+            "note": REVIEWED_NOTE}

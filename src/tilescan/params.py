@@ -277,6 +277,12 @@ class Report:
     borderline_tiles: int = spec(Interval(int, 1))
     error_tiles: int = spec(Interval(int, 1))
     tile_px: int = spec(Interval(int, 16))
+    review_tiles: int = spec(Interval(int, 1), default=24)
+
+
+@dataclass(frozen=True)
+class Review:
+    verdicts: str = spec(Text(empty=True), default="")
 
 
 @dataclass(frozen=True)
@@ -294,6 +300,7 @@ class Params:
     knn_report: KnnReport
     export_clean: ExportClean
     report: Report
+    review: Review
 
 
 # ---- loading ------------------------------------------------------------------------------------------

@@ -21,9 +21,11 @@ from sklearn.preprocessing import StandardScaler
 from tilescan import artifacts
 from tilescan.cluster import NOISE, nearest_neighbours
 from tilescan.errors import TilescanError
+from tilescan.review import apply_verdicts
 
 EVIDENCE = ("stroke_fraction_high", "stroke_components", "orientation_entropy", "stroke_concentration")
 QUERY_WEIGHT = 1 / 3  # share of the score that comes from similarity to the query tiles
+NO_ROWS = np.zeros(0, dtype=np.int64)
 
 
 def percentile_rank(values: np.ndarray) -> np.ndarray:
@@ -65,12 +67,14 @@ def text_evidence(features: np.ndarray, names: list[str]) -> np.ndarray:
     return np.mean([percentile_rank(features[:, names.index(name)]) for name in EVIDENCE], axis=0)
 
 
-def query_similarity(features: np.ndarray, evidence: np.ndarray, query_rows: np.ndarray, seed: int) -> np.ndarray:
+def query_similarity(features: np.ndarray, evidence: np.ndarray, query_rows: np.ndarray, seed: int,
+                     negative_rows: np.ndarray = NO_ROWS) -> np.ndarray:
     """Decision value of a logistic regression: query tiles (positive) against the half of all tiles with
-    the least text evidence (negative), on signed-log, standardised image statistics."""
+    the least text evidence plus negative_rows (tiles a reviewer marked "not lettering"), on signed-log,
+    standardised image statistics."""
     compressed = np.sign(features) * np.log1p(np.abs(features))  # tame heavy tails (fractions, counts)
     space = StandardScaler().fit_transform(compressed)
-    negatives = np.flatnonzero(evidence <= np.median(evidence))
+    negatives = np.union1d(np.flatnonzero(evidence <= np.median(evidence)), negative_rows)
     negatives = np.setdiff1d(negatives, query_rows)
     train = np.concatenate([query_rows, negatives])
     target = np.concatenate([np.ones(len(query_rows)), np.zeros(len(negatives))])
@@ -79,35 +83,47 @@ def query_similarity(features: np.ndarray, evidence: np.ndarray, query_rows: np.
 
 
 def tilescan_scores(features: np.ndarray, names: list[str], query_rows: np.ndarray, threshold: float,
-                    seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """(score in [0, 1], flagged) for every tile; see the module docstring."""
+                    seed: int, positives: np.ndarray = NO_ROWS, negatives: np.ndarray = NO_ROWS
+                    ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """(score in [0, 1], flagged, components) for every tile; see the module docstring. Reviewed tiles
+    (tilescan.review) join the logistic regression: positives as queries, negatives as negatives.
+    components: the parts the score mixes, each a per-tile array (reports/flagged.csv's extra columns)."""
     evidence = text_evidence(features, names)
-    score = evidence
-    if len(query_rows):
-        similarity = percentile_rank(query_similarity(features, evidence, query_rows, seed))
+    score, components = evidence, {"evidence": evidence}
+    query_rows = np.asarray(query_rows, dtype=np.int64)  # in the order given: the fit is the same without verdicts
+    learned_from = np.concatenate([query_rows[~np.isin(query_rows, negatives)], np.setdiff1d(positives, query_rows)])
+    if len(learned_from):
+        similarity = percentile_rank(query_similarity(features, evidence, learned_from, seed, negatives))
         score = (1 - QUERY_WEIGHT) * evidence + QUERY_WEIGHT * similarity
+        components["query_similarity"] = similarity
     flagged = (score >= threshold) & (features[:, names.index("stroke_components")] > 0)
     flagged[query_rows] = True  # the user says these show annotations
-    return score, flagged
+    return score, flagged, components
 
 
 # --- the knn_report stage's tables -------------------------------------------------------------------
 
 def knn_report(ids: list[str], points: np.ndarray, labels: np.ndarray, features: np.ndarray, names: list[str],
-               query_rows: np.ndarray, method: str, k: int, threshold: float, min_samples: int, seed: int
+               query_rows: np.ndarray, method: str, k: int, threshold: float, min_samples: int, seed: int,
+               positives: np.ndarray = NO_ROWS, negatives: np.ndarray = NO_ROWS
                ) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
-    """(flagged, knn, summary): every tile's score and flag by `method` (id, score, flagged, cluster; highest
-    score first), each query's k nearest tiles in latent space (query, rank, neighbour, distance; the query
-    itself first) and the stage's metrics."""
+    """(flagged, knn, summary): every tile's score and flag by `method` (id, score, flagged, cluster, then the
+    score's components; highest score first), each query's k nearest tiles in latent space (query, rank,
+    neighbour, distance; the query itself first) and the stage's metrics. positives / negatives: rows a
+    reviewer marked 1 / 0 (tilescan.review): always / never flagged, and learned from by method tilescan."""
     distances, neighbours = (nearest_neighbours(points, query_rows, k) if len(query_rows)
                              else (np.zeros((0, 0)), np.zeros((0, 0), dtype=np.int64)))
     if method == "baseline":
         score, flagged = baseline_scores(points, labels, query_rows, neighbours, min_samples)
+        components = {}
     else:
-        score, flagged = tilescan_scores(features, names, query_rows, threshold, seed)
+        score, flagged, components = tilescan_scores(features, names, query_rows, threshold, seed, positives,
+                                                     negatives)
+    flagged = apply_verdicts(flagged, positives, negatives)
     flagged_frame = pd.DataFrame({"id": ids, "score": score.round(6), "flagged": flagged.astype(int),
-                                  "cluster": labels}).sort_values(["score", "id"], ascending=[False, True],
-                                                                  kind="stable")
+                                  "cluster": labels, **{name: np.round(values, 6) for name, values in
+                                                        components.items()}}
+                                 ).sort_values(["score", "id"], ascending=[False, True], kind="stable")
     # distances unrounded (the grid's titles round them); the CSV keeps 6 decimals
     knn = pd.DataFrame([(ids[q], rank, ids[n], float(d))
                         for q, row_n, row_d in zip(query_rows, neighbours, distances)
@@ -115,5 +131,6 @@ def knn_report(ids: list[str], points: np.ndarray, labels: np.ndarray, features:
                        columns=["query", "rank", "neighbour", "distance"])
     summary = {"method": method, "k": int(k), "n_queries": int(len(query_rows)), "n_tiles": len(ids),
                "n_flagged": int(flagged.sum()), "flag_threshold": threshold,
+               "n_reviewed_lettering": int(len(positives)), "n_reviewed_not_lettering": int(len(negatives)),
                "queries_self_first": bool(all(row[0] == q for q, row in zip(query_rows, neighbours)))}
     return flagged_frame, knn, summary
