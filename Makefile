@@ -7,7 +7,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONHASHSEED := 0
 
-.PHONY: setup run lint test bench holdout clean
+.PHONY: setup run lint test bench review-curve holdout clean
 
 setup: $(STAMP)
 
@@ -29,6 +29,9 @@ test: lint
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py --out metrics/bench.json
+
+review-curve: $(STAMP)
+	$(BIN)/python benchmarks/review_curve.py --out metrics/review_curve.json
 
 clean:
 	rm -rf data models dvclive reports

@@ -236,7 +236,7 @@ def bench_cluster(params: dict, sizes: dict, work: Path) -> dict:
         run_dbscan,
     )
     from tilescan.features import FEATURE_NAMES
-    from tilescan.score import baseline_scores, check_method, check_threshold, combined_scores, statistics_scores
+    from tilescan.score import baseline_scores, check_method, combined_scores, statistics_scores
 
     settings, report = params["dbscan"], params["knn_report"]
     min_samples, k, method = int(settings["min_samples"]), int(report["k"]), report["method"]
@@ -262,8 +262,8 @@ def bench_cluster(params: dict, sizes: dict, work: Path) -> dict:
     timed("cluster_summary", cluster_summary, labels, ids, [ids[q] for q in query_rows])
     distances, neighbours = timed("nearest_neighbours", nearest_neighbours, points, query_rows, k)
     timed("baseline_scores", baseline_scores, points, labels, query_rows, neighbours, min_samples)
-    statistics, _ = timed("statistics_scores", statistics_scores, features, FEATURE_NAMES, query_rows,
-                          check_threshold(report["flag_threshold"]), int(params["common"]["seed"]))
+    statistics, *_ = timed("statistics_scores", statistics_scores, features, FEATURE_NAMES, query_rows,
+                           float(report["flag_threshold"]), int(params["common"]["seed"]))
     probability = np.random.default_rng(7).uniform(size=n)
     timed("combined_scores", combined_scores, probability, statistics, statistics, query_rows,
           float(report["combined_threshold"]))

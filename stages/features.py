@@ -9,7 +9,7 @@ from tilescan.atomic import staged_outputs
 from tilescan.features import FEATURE_NAMES, features_of_item
 from tilescan.parallel import chunked_map
 from tilescan.params import Params
-from tilescan.readers import iter_tiles, resolve_input
+from tilescan.readers import iter_tiles, list_splits, resolve_input
 from tilescan.stage import run_stage
 
 
@@ -18,12 +18,14 @@ def main(params: Params) -> str:
     keep_class, on_unreadable = params.prepare.keep_class, params.prepare.on_unreadable
     workers = params.prepare.workers
     index = artifacts.load_index()
+    bit_depth = artifacts.load_bit_depth()
     position = {tile_id: i for i, tile_id in enumerate(index["id"])}
     features = np.zeros((len(index), len(FEATURE_NAMES)), dtype=np.float32)
     done = np.zeros(len(index), dtype=bool)
     with tqdm(total=len(index), desc="features", unit="tile", mininterval=2.0) as bar:
-        for split in artifacts.SPLITS:
-            stream = ((ref, image) for ref, image in iter_tiles(raw_dir, fmt, split, keep_class, on_unreadable, [])
+        for split in list_splits(raw_dir, fmt):  # raw splits: a held-out val share lies in raw train
+            tiles = iter_tiles(raw_dir, fmt, split, keep_class, on_unreadable, [], bit_depth)
+            stream = ((ref, image) for ref, image in tiles
                       if ref.id in position)
             for (ref, _), vector in chunked_map(features_of_item, stream, workers):
                 features[position[ref.id]], done[position[ref.id]] = vector, True

@@ -12,13 +12,16 @@ def main(params: Params) -> str:
     config = PrepareConfig(img_size=params.common.img_size, keep_class=params.prepare.keep_class,
                            black_level=params.prepare.black_level,
                            max_black_fraction=params.prepare.max_black_fraction,
-                           on_unreadable=params.prepare.on_unreadable, workers=params.prepare.workers)
+                           on_unreadable=params.prepare.on_unreadable, workers=params.prepare.workers,
+                           val_fraction=params.data.val_fraction, seed=params.common.seed,
+                           bit_depth=params.data.bit_depth)
     with staged_outputs(artifacts.PREPARED, artifacts.METRICS_FILES["prepare"]) as (out_dir, metrics_file):
         out_dir.mkdir()
         index, dropped, metrics = prepare_dataset(raw_dir, fmt, config, out_dir)
         index.to_csv(out_dir / artifacts.PREPARED_INDEX.name, index=False)
         dropped.to_csv(out_dir / artifacts.PREPARED_DROPPED.name, index=False)
         artifacts.write_metrics(metrics_file, metrics)
+        artifacts.write_metrics(out_dir / artifacts.PREPARED_PIXELS.name, {"bit_depth": metrics["bit_depth"]["used"]})
     counts = metrics["splits"]
     black = sum(c["dropped_black"] for c in counts.values())
     return (f"prepare: {fmt} -> {len(index)} tiles of {config.img_size}x{config.img_size} in {artifacts.PREPARED} "

@@ -7,12 +7,13 @@ from tqdm import tqdm
 from tilescan.atomic import staged_outputs
 from tilescan.params import Params
 from tilescan.stage import run_stage
-from tilescan.synth import synthesize
+from tilescan.synth import check_replaceable, synthesize
 
 
 def main(params: Params) -> str:
     settings = params.synthesize
     out_dir = settings.out_dir
+    check_replaceable(out_dir)  # before staged_outputs, which would replace it
     progress = partial(tqdm, desc="synthesize", unit="tile", file=sys.stderr, leave=False)
     with staged_outputs(out_dir) as (temp_dir,):
         counts = synthesize(temp_dir, settings.n_train, settings.n_test, params.common.seed,

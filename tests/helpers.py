@@ -166,8 +166,9 @@ def write_npy_pair(raw_dir: Path, prefix: str, labels: list[int], n_tiles: int |
     np.save(raw_dir / f"{prefix}_labels.npy", np.asarray(labels, np.int64))
 
 
-def tf_example(label, image: bytes) -> bytes:
-    """A record in the Kaggle DDSM schema (label, label_normal, raw image bytes); label as bytes = wrong."""
+def tf_example(label, image: bytes, filename: bytes | None = None) -> bytes:
+    """A record in the Kaggle DDSM schema (label, label_normal, raw image bytes, optionally filename); label as
+    bytes = wrong."""
     import tensorflow as tf
 
     def feature(value):
@@ -176,9 +177,10 @@ def tf_example(label, image: bytes) -> bytes:
         return tf.train.Feature(int64_list=tf.train.Int64List(value=[value]))
 
     label_normal = int(label != 0) if isinstance(label, int) else 0
-    return tf.train.Example(features=tf.train.Features(feature={
-        "label": feature(label), "label_normal": feature(label_normal), "image": feature(image),
-    })).SerializeToString()
+    features = {"label": feature(label), "label_normal": feature(label_normal), "image": feature(image)}
+    if filename is not None:
+        features["filename"] = feature(filename)
+    return tf.train.Example(features=tf.train.Features(feature=features)).SerializeToString()
 
 
 def write_tfrecords(path: Path, records: list[bytes]) -> None:
@@ -194,7 +196,7 @@ def write_tfrecords(path: Path, records: list[bytes]) -> None:
 
 def write_prepared(workdir: Path, n_train: int = 6, n_val: int = 3, side: int = 16) -> list[str]:
     """data/prepared as prepare writes it: train.npy, val.npy (uint8 N x S x S), index.csv (none mostly black),
-    dropped.csv."""
+    dropped.csv, pixels.json."""
     out = workdir / "data/prepared"
     out.mkdir(parents=True, exist_ok=True)
     rows = []
@@ -203,6 +205,7 @@ def write_prepared(workdir: Path, n_train: int = 6, n_val: int = 3, side: int = 
         rows += [(f"{split[0]}{i}", f"{split}_images/{split[0]}{i}.png", split, i, 0) for i in range(n)]
     pd.DataFrame(rows, columns=["id", "filename", "split", "row", "black"]).to_csv(out / "index.csv", index=False)
     pd.DataFrame(columns=["id", "filename", "split", "reason"]).to_csv(out / "dropped.csv", index=False)
+    (out / "pixels.json").write_text(json.dumps({"bit_depth": 8}))
     return [row[0] for row in rows]
 
 

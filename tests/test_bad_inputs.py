@@ -104,7 +104,7 @@ def test_no_tiles_of_the_kept_class(tmp_path):
 def test_every_tile_mostly_black(tmp_path):
     work = make_workdir(tmp_path / "work")
     write_png_csv(work / RAW, pixels=lambda *_: tile(0, black=True))
-    refused(work, "prepare", "no train tiles", f"{sum(c == 0 for _, c in TRAIN_ROWS)} are mostly black",
+    refused(work, "prepare", "no train tiles", f"{sum(c == 0 for _, c in TRAIN_ROWS)} are mostly-black",
             "prepare.max_black_fraction")
 
 
@@ -235,3 +235,98 @@ def test_k_larger_than_the_number_of_tiles(clustered_work):
     work, ids = clustered_work
     set_params(work, {"knn_report.queries": [ids[0]], "knn_report.k": 50})
     refused(work, "knn_report", "knn_report.k = 50 is larger than the number of tiles (9)")
+
+
+# ---- issue 11: ids kept exactly, header and row defects, params at stage level --------------------
+
+NA_LIKE_ROWS = [("NA", 0), ("None", 0), ("null", 0), ("0053", 0), ("nan", 0), ("<NA>", 0), ("c7", 1)]
+
+
+def test_na_like_ids_stay_exact_from_prepare_to_the_clean_csv(tmp_path):
+    """Finding 2: a black tile named NA stayed in the clean CSV; a kept tile named NA crashed features."""
+    work = make_workdir(tmp_path / "work", export_clean__drop_black=True)
+    write_png_csv(work / RAW, train=NA_LIKE_ROWS,
+                  pixels=lambda split, row, tile_id: tile(row, black=tile_id == "NA"))
+    succeeded(work, "prepare")
+    index = pd.read_csv(work / "data/prepared/index.csv", dtype=str, keep_default_na=False)
+    dropped = pd.read_csv(work / "data/prepared/dropped.csv", dtype=str, keep_default_na=False)
+    assert index.loc[index["split"] == "train", "id"].tolist() == ["NA", "None", "null", "0053", "nan", "<NA>"]
+    assert index.loc[index["black"] == "1", "id"].tolist() == ["NA"] and dropped.empty  # black: scored, marked
+    succeeded(work, "features")
+    kept = index["id"].tolist()
+    (work / "reports").mkdir()
+    pd.DataFrame({"id": kept, "score": 0.5, "flagged": [int(i == "None") for i in kept], "cluster": 0}).to_csv(
+        work / "reports/flagged.csv", index=False)
+    succeeded(work, "export_clean")
+    clean = pd.read_csv(work / "reports/training_data.clean.csv", dtype=str, keep_default_na=False)
+    assert clean["id"].tolist() == ["null", "0053", "nan", "<NA>", "c7"]
+
+
+def test_padded_header_names_are_read_at_prepare_and_export(tmp_path):
+    """`, id , class`: prepare accepted it and export_clean failed after training."""
+    work = make_workdir(tmp_path / "work")
+    write_png_csv(work / RAW)
+    for csv in ("training_data.csv", "test_data.csv"):
+        path = work / RAW / csv
+        lines = path.read_text().splitlines()
+        path.write_text("\n".join([", ".join(f" {name} " for name in lines[0].split(","))] + lines[1:]) + "\n")
+    succeeded(work, "prepare")
+    ids = pd.read_csv(work / "data/prepared/index.csv", dtype=str)["id"].tolist()
+    (work / "reports").mkdir()
+    pd.DataFrame({"id": ids, "score": 0.5, "flagged": 0, "cluster": 0}).to_csv(work / "reports/flagged.csv",
+                                                                                index=False)
+    succeeded(work, "export_clean")
+    assert pd.read_csv(work / "reports/training_data.clean.csv")["id"].tolist() == ["c1", "c2", "c3", "c4", "c5"]
+
+
+def test_a_row_with_a_trailing_comma_names_its_line(png_work):
+    path = png_work / RAW / "training_data.csv"
+    lines = path.read_text().splitlines()
+    lines[2] += ","  # the row of c2
+    path.write_text("\n".join(lines) + "\n")
+    refused(png_work, "prepare", f"{RAW}/training_data.csv", "line 3")
+
+
+@pytest.mark.parametrize("stage, param, value", [
+    ("train_autoencoder", "common.seed", -1), ("knn_report", "common.seed", -1),
+    ("knn_report", "knn_report.k", "abc"), ("knn_report", "knn_report.k", -3),
+    ("evaluate", "data.labels_csv", 5),
+])
+def test_bad_params_at_stage_start(clustered_work, stage, param, value):
+    work, _ = clustered_work
+    set_params(work, {param: value})
+    refused(work, stage, f"{param} must be", repr(value))
+
+
+def test_a_dollar_in_a_tile_id_does_not_break_the_neighbour_grid(clustered_work):
+    work, ids = clustered_work
+    index = work / "data/prepared/index.csv"
+    index.write_text(index.read_text().replace("t0,", "$t_0^$,", 1).replace("t1,", "a$b,", 1))
+    set_params(work, {"knn_report.queries": ["$t_0^$", "a$b"], "knn_report.k": 3})
+    succeeded(work, "knn_report")
+    knn = pd.read_csv(work / "reports/knn.csv", dtype=str)
+    assert knn.loc[knn["rank"] == "0", "query"].tolist() == ["$t_0^$", "a$b"]
+
+
+# ---- issue 11: tfrecord / npy labels and ids (finding 6) ------------------------------------------
+
+@pytest.mark.parametrize("label", [7, -1])
+def test_tfrecord_label_outside_the_ddsm_classes(tfrecord_work, label):
+    work, records = tfrecord_work
+    write_tfrecords(work / RAW / "training10_0.tfrecords", records + [tf_example(label, tile(9).tobytes())])
+    refused(work, "prepare", f"{RAW}/training10_0.tfrecords", "record 4", f"label {label} is outside")
+
+
+def test_npy_label_outside_the_ddsm_classes(tmp_path):
+    work = make_workdir(tmp_path / "work")
+    write_npy_pair(work / RAW, "cv10", [0, 0, 9])
+    write_npy_pair(work / RAW, "test10", [0, 0])
+    refused(work, "prepare", f"{RAW}/cv10_labels.npy", "outside the DDSM classes", "9 at position 2")
+
+
+def test_tfrecord_filename_repeating_an_npy_id(tfrecord_work):
+    work, records = tfrecord_work
+    write_tfrecords(work / RAW / "training10_0.tfrecords",
+                    records + [tf_example(0, tile(9).tobytes(), filename=b"test10-0")])
+    refused(work, "prepare", "tile id 'test10-0' is given to two tiles", "training10_0.tfrecords#4",
+            "test10_data.npy#0")

@@ -1,10 +1,20 @@
 """Quality metrics on hand-made cases whose values are worked out by hand."""
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from tilescan.errors import TilescanError
-from tilescan.evaluate import evaluation_frame, load_ground_truth, pr_curve_points, quality, recall_at_precision
+from tilescan.evaluate import (
+    check_both_classes,
+    evaluation_frame,
+    label_usage,
+    load_ground_truth,
+    pr_curve_points,
+    quality,
+    recall_at_precision,
+)
 
 
 def test_quality_hand_computed():
@@ -57,7 +67,7 @@ def test_ground_truth_validation(tmp_path):
     with pytest.raises(TilescanError, match="labels.csv: missing column"):
         load_ground_truth(bad)
     bad.write_text("id,annotation\na,1\na,0\n")
-    with pytest.raises(TilescanError, match="duplicate id a"):
+    with pytest.raises(TilescanError, match="duplicate id 'a'"):
         load_ground_truth(bad)
     with pytest.raises(TilescanError, match="does not exist"):
         load_ground_truth(tmp_path / "none.csv")
@@ -69,3 +79,37 @@ def test_pr_curve_is_thinned_and_bounded():
     curve = pr_curve_points(truth, rng.random(5000), max_points=100)
     assert len(curve) <= 100
     assert curve["recall"].between(0, 1).all() and curve["precision"].between(0, 1).all()
+
+
+def test_label_rows_used_and_ignored_are_counted(tmp_path):
+    """Finding 4: label rows not in the data or of the val split vanished without a word; a padded id too."""
+    labels = tmp_path / "labels.csv"
+    labels.write_text("id,annotation\n c53 ,1\nNA,0\nt1,1\nghost,1\nc3,0\n")
+    truth = load_ground_truth(labels)
+    assert truth["id"].tolist() == ["c53", "NA", "t1", "ghost", "c3"]
+    scanned = pd.DataFrame({"id": ["c53", "NA", "c3", "t1"], "split": ["train", "train", "train", "val"]})
+    usage = label_usage(truth, scanned)
+    assert usage == {"rows": 5, "used": 3, "ignored": {"other_split": 1, "not_scanned": 1},
+                     "not_scanned_examples": ["ghost"]}
+
+
+@pytest.mark.parametrize("annotations, missing", [([1, 1], "annotation = 0"), ([0, 0], "annotation = 1")])
+def test_labels_of_one_kind_only_are_refused(annotations, missing):
+    frame = pd.DataFrame({"id": ["a", "b"], "annotation": annotations})
+    with pytest.raises(TilescanError, match=f"no {missing} rows among the 2 evaluated"):
+        check_both_classes(frame, "labels.csv")
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"", "empty CSV file"),
+    (b"id,annotation\n\xff\xfe,1\n", "not UTF-8"),
+    (b'id,annotation\n"a,1\n', "not a readable CSV"),
+    (b"id,annotation\na,yes\n", "line 2 (id 'a'): annotation must be 0 or 1, got 'yes'"),
+    (b"id,annotation\na,\n", "annotation must be 0 or 1, got ''"),
+])
+def test_bad_labels_csv_is_one_line(tmp_path, content, message):
+    labels = tmp_path / "labels.csv"
+    labels.write_bytes(content)
+    with pytest.raises(TilescanError, match=re.escape(message)) as caught:
+        load_ground_truth(labels)
+    assert "\n" not in str(caught.value)

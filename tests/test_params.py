@@ -108,3 +108,21 @@ def test_unknown_and_missing_parameters_are_named(tmp_path):
     path.write_text(yaml.safe_dump(values))
     with pytest.raises(TilescanError, match=r"missing parameter dbscan\.eps"):
         P.load_params(path)
+
+
+@pytest.mark.parametrize("section, name, value, wanted", [
+    ("train_autoencoder", "filters", [8, 4], "three conv widths"),
+    ("common", "img_size", 60, "a multiple of 8"),
+])
+def test_cross_field_rules_use_the_same_wording(tmp_path, section, name, value, wanted):
+    with pytest.raises(TilescanError, match=re.escape(f"{section}.{name} must be {wanted}")):
+        P.load_params(_write(tmp_path, section, name, value))
+
+
+def test_new_data_params_have_defaults(tmp_path):
+    values = yaml.safe_load(yaml.safe_dump(BASE))
+    del values["data"]["bit_depth"], values["data"]["val_fraction"]
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(values))
+    data = P.load_params(path).data
+    assert (data.bit_depth, data.val_fraction) == ("auto", 0.2)

@@ -1,13 +1,14 @@
 """End to end on tiny params: every stage's outputs, byte-identical re-runs, experiments re-run only what
 changed, and `dvc status` clean afterwards."""
 import json
+import shutil
 
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
 
-from helpers import dvc
+from helpers import dvc, run
 
 EXPECTED_STAGES = {"synthesize", "prepare", "train_autoencoder", "train_detector", "encode", "scale", "dbscan",
                    "knn_report", "evaluate"}
@@ -32,7 +33,7 @@ def test_every_stage_ran_and_wrote_its_outputs(pipeline_repo):
     assert EXPECTED_STAGES <= set(lock["stages"])
     flagged = pd.read_csv(pipeline_repo / "reports/flagged.csv", dtype={"id": str})
     assert flagged.columns.tolist() == ["id", "score", "flagged", "cluster", "dropped_black", "statistics",
-                                        "text_evidence", "detector"]
+                                        "evidence", "query_similarity", "detector"]
     assert flagged["score"].is_monotonic_decreasing and flagged["flagged"].isin([0, 1]).all()
     # every class-0 tile of both splits has a row, mostly black ones included
     class0 = []
@@ -101,3 +102,29 @@ def test_experiment_on_eps_reruns_only_downstream(pipeline_repo):
         assert f"Running stage '{stage}'" in result.stdout, result.stdout
     shown = dvc("exp", "show", "--md", cwd=pipeline_repo).stdout
     assert "average_precision" in shown and "dbscan.eps" in shown
+
+
+@pytest.mark.slow
+def test_experiment_on_verdicts_reruns_only_the_stages_that_read_them(pipeline_repo, tmp_path):
+    repo = tmp_path / "verdicts"
+    shutil.copytree(pipeline_repo, repo, symlinks=True)
+    flagged = pd.read_csv(repo / "reports/flagged.csv", dtype={"id": str})
+    chosen = flagged.loc[flagged["flagged"] == 0, "id"].iloc[0]
+    (repo / "verdicts/verdicts.csv").write_text(f"id,annotation,reviewed_at\n{chosen},1,\n")
+    run(["git", "add", "-A"], repo)
+    run(["git", "commit", "-qm", "verdicts"], repo)
+    result = dvc("exp", "run", "-S", "review.verdicts=verdicts/verdicts.csv", cwd=repo)
+    for stage in ("synthesize", "prepare", "features", "train_autoencoder", "encode", "scale", "dbscan"):
+        assert f"Stage '{stage}' didn't change, skipping" in result.stdout, result.stdout
+    for stage in ("knn_report", "evaluate", "report"):
+        assert f"Running stage '{stage}'" in result.stdout, result.stdout
+    after = pd.read_csv(repo / "reports/flagged.csv", dtype={"id": str}).set_index("id")
+    assert after.loc[chosen, "flagged"] == 1
+    reviewed = json.loads((repo / "metrics/quality.json").read_text())["reviewed"]
+    assert reviewed["n_reviewed"] == 1 and "not an unbiased sample" in reviewed["note"]
+    # editing the file in place is a change of the verdicts/ dependency: the same stages, and only they
+    with (repo / "verdicts/verdicts.csv").open("a") as verdicts:
+        verdicts.write(f"{flagged['id'].iloc[0]},0,\n")
+    status = dvc("status", cwd=repo).stdout
+    stale = {line.strip().rstrip(":") for line in status.splitlines() if line and not line.startswith((" ", "\t"))}
+    assert stale == {"knn_report", "evaluate", "report"}, status

@@ -141,10 +141,6 @@ def test_bad_arguments_are_refused_before_any_file_is_read(png_dir, tmp_path):
         readers.iter_tiles(png_dir, "auto", "train", 0)
     with pytest.raises(TilescanError, match="data.format"):
         readers.count_tiles(png_dir, "jpeg", "train", 0)
-    with pytest.raises(TilescanError, match="prepare.on_unreadable"):
-        readers.iter_tiles(png_dir, "png_csv", "train", 0, on_unreadable="ignore")
-    with pytest.raises(TilescanError, match="prepare.keep_class"):
-        readers.iter_tiles(png_dir, "png_csv", "train", "0")
     with pytest.raises(TilescanError, match="split 'test'"):
         readers.iter_tiles(png_dir, "png_csv", "test", 0)
     with pytest.raises(TilescanError, match="holds no npy dataset"):

@@ -22,7 +22,8 @@ from tilescan.report import ReportInputs, build_report
 from tilescan.report.inputs import cluster_sample, cluster_sizes, flatten, spread, truth_frame
 
 ROOT = Path(__file__).resolve().parents[1]
-SECTIONS = ["flagged", "truth", "neighbours", "map", "clusters", "reconstruction", "training", "dataset", "metrics"]
+SECTIONS = ["flagged", "review", "truth", "neighbours", "map", "clusters", "reconstruction", "training", "dataset",
+            "metrics"]
 SIDE = 8
 
 
@@ -123,7 +124,10 @@ def test_every_image_is_an_embedded_png_and_nothing_is_fetched(full_page):
         assert source.startswith("data:image/png;base64,")
         Image.open(io.BytesIO(base64.b64decode(source.split(",", 1)[1]))).verify()
     rest = re.sub(r"data:image/png;base64,[A-Za-z0-9+/=]+", "", text)
-    for remote in ("http:", "https:", "//", "<script", "<link", "@import", "url(", "<iframe"):
+    # the review script is inline (no src) and its data is JSON; neither reaches out
+    assert re.findall(r"<script[^>]*>", rest) == ['<script type="application/json" id="review-data">', "<script>"]
+    for remote in ("http:", "https:", "//", "<script src", "<link", "@import", "url(", "<iframe", "fetch(",
+                   "XMLHttpRequest", "WebSocket"):
         assert remote not in rest
     assert set(re.findall(r'href="(.)', rest)) <= {"#"}
 
@@ -236,3 +240,23 @@ def test_report_stage_deps_cover_every_file_it_reads():
              "data/clusters/labels.npy", "data/encoded/recon_error.npy", str(artifacts.MODEL_WEIGHTS)}
     assert reads <= deps, f"missing deps: {sorted(reads - deps)}"
     assert stages["report"]["outs"] == ["reports/index.html"]
+
+
+def test_review_next_leaves_out_queries_and_reviewed_tiles_and_presets_verdicts():
+    inputs = replace(make_inputs(), verdicts=pd.DataFrame({"id": ["t6"], "annotation": [0]}))
+    inputs.metrics[str(METRICS_FILES["knn_report"])]["flag_threshold"] = 0.85
+    text = build_report(inputs)
+    review = text.split('<section id="review">')[1].split("</section>")[0]
+    queued = re.findall(r'data-id="([^"]*)"', review)
+    # scores fall 1/39 per tile: t6 (0.846) is nearest 0.85 but reviewed, so t5 (0.872) comes first
+    assert queued[0] == "t5" and "t6" not in queued and "t3" not in queued and "t25" not in queued
+    assert len(queued) == 24 and 'button type="button" data-verdict="1"' in review
+    assert '"t6": {"annotation": 0, "reviewed_at": ""}' in text
+
+
+def test_tile_ids_are_escaped_in_their_data_attribute():
+    from tilescan.report.html import Tile, tile
+
+    shown = tile(Tile("data:,", ('a"<&>\'x',)), review=True)
+    assert 'data-id="a&quot;&lt;&amp;&gt;&#x27;x"' in shown
+    assert "data-id" not in tile(Tile("data:,", ("plain",)))

@@ -3,6 +3,7 @@ per artifact with a one-line error naming the stage that makes a missing file, a
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,7 @@ SPLITS = ("train", "val")
 PREPARED = Path("data/prepared")                 # <split>.npy (uint8 N x S x S), index.csv, dropped.csv
 PREPARED_INDEX = PREPARED / "index.csv"          # id, filename, split, row, black (train rows, then val rows)
 PREPARED_DROPPED = PREPARED / "dropped.csv"      # unreadable tiles prepare skipped: id, filename, split, reason
+PREPARED_PIXELS = PREPARED / "pixels.json"       # {"bit_depth": the significant bits prepare read the raw data with}
 # train_autoencoder
 MODEL_WEIGHTS = Path("models/autoencoder.weights.h5")
 TRAIN_LIVE = Path("dvclive/train")               # dvclive loss curves
@@ -43,7 +45,7 @@ K_DISTANCE = CLUSTERS / "k_distance.csv"         # rank, k_distance
 # knn_report, evaluate, export_clean, report
 REPORTS = Path("reports")
 FLAGGED = REPORTS / "flagged.csv"                # id, score, flagged, cluster, dropped_black, statistics,
-                                                 # text_evidence, detector (score descending)
+                                                 # evidence, [query_similarity,] detector (score descending)
 KNN = REPORTS / "knn.csv"                        # query, rank, neighbour, distance
 KNN_GRID = REPORTS / "knn_grid.png"
 PR_CURVE = REPORTS / "pr_curve.csv"              # recall, precision
@@ -55,6 +57,34 @@ METRICS_MADE_BY = {"prepare": "prepare", "train": "train_autoencoder", "detector
                    "dbscan": "dbscan", "knn_report": "knn_report",
                    "quality": "evaluate", "export_clean": "export_clean"}
 METRICS_FILES = {name: METRICS / f"{name}.json" for name in METRICS_MADE_BY}
+
+
+ID_COLUMNS = ("id", "query", "neighbour", "filename", "split", "reason")  # always text, exactly as written
+
+
+def read_csv(path: Path, dtype: dict | type | None = None, **kwargs) -> pd.DataFrame:
+    """Every CSV tilescan reads (inputs, labels, its own outputs) goes through here, so that an id is the exact
+    string in the file: no NaN guessing (`NA`, `None`, `null`, `nan`, `N/A`, "" stay text), id-like columns
+    (ID_COLUMNS) read as str (`0053` stays `0053`), header names stripped of surrounding spaces (` id ` is
+    `id`), and a trailing comma on a line is not taken for an index column. A file pandas cannot parse, that
+    is empty or not UTF-8 is a one-line TilescanError naming it."""
+    types = dtype if dtype is str else {**{column: str for column in ID_COLUMNS}, **(dtype or {})}
+    try:
+        with warnings.catch_warnings():  # a trailing comma on every line: pandas warns, and drops the empty field
+            warnings.simplefilter("ignore", pd.errors.ParserWarning)
+            frame = pd.read_csv(path, dtype=types, keep_default_na=False, na_filter=False, encoding="utf-8",
+                                index_col=False, **kwargs)
+    except FileNotFoundError:
+        raise TilescanError(f"{path}: file not found") from None
+    except pd.errors.EmptyDataError:
+        raise TilescanError(f"{path}: empty CSV file") from None
+    except UnicodeDecodeError as exc:
+        raise TilescanError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    except (pd.errors.ParserError, ValueError) as exc:
+        detail = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        raise TilescanError(f"{path}: not a readable CSV ({detail})") from None
+    frame.columns = [str(column).strip() for column in frame.columns]
+    return frame
 
 
 def split_file(split: str) -> Path:
@@ -76,14 +106,14 @@ def load_index(path: Path = PREPARED_INDEX) -> pd.DataFrame:
     row, black (1 = mostly black: scored, but not used to train the autoencoder)."""
     if not path.is_file():
         raise TilescanError(f"{path}: prepared index not found (run the prepare stage)")
-    return pd.read_csv(path, dtype={"id": str, "filename": str, "split": str, "row": np.int64, "black": np.int64})
+    return read_csv(path, dtype={"row": np.int64, "black": np.int64})
 
 
 def load_dropped() -> pd.DataFrame:
     """The tiles prepare left out (unreadable, with prepare.on_unreadable = skip): id, filename, split, reason."""
     if not PREPARED_DROPPED.is_file():
         raise TilescanError(f"{PREPARED_DROPPED}: not found (run the prepare stage)")
-    return pd.read_csv(PREPARED_DROPPED, dtype={"id": str, "filename": str, "split": str, "reason": str})
+    return read_csv(PREPARED_DROPPED)
 
 
 def load_array(path: Path, made_by: str, mmap: bool = False) -> np.ndarray:
@@ -112,6 +142,11 @@ def tile_reader(index: pd.DataFrame):
     return lambda position: np.asarray(arrays[splits[position]][rows[position]])
 
 
+def load_bit_depth() -> int:
+    """The bit depth prepare read the raw tiles with: stages that read raw tiles again must use the same."""
+    return int(json.loads(require_file(PREPARED_PIXELS, "prepare").read_text())["bit_depth"])
+
+
 def load_feature_names() -> list[str]:
     return json.loads(require_file(FEATURE_NAMES_FILE, "features").read_text())
 
@@ -124,22 +159,22 @@ def autoencoder_rows(index: pd.DataFrame, split: str) -> np.ndarray:
 
 def load_flagged() -> pd.DataFrame:
     """reports/flagged.csv: id, score, flagged, cluster, dropped_black, then the score components
-    (statistics, text_evidence, detector); highest score first."""
-    return pd.read_csv(require_file(FLAGGED, "knn_report"), dtype={"id": str})
+    (statistics, evidence, query_similarity, detector); highest score first."""
+    return read_csv(require_file(FLAGGED, "knn_report"))
 
 
 def load_knn() -> pd.DataFrame:
     """reports/knn.csv: query, rank, neighbour, distance."""
-    return pd.read_csv(require_file(KNN, "knn_report"), dtype={"query": str, "neighbour": str})
+    return read_csv(require_file(KNN, "knn_report"))
 
 
 def load_pr_curve() -> pd.DataFrame:
-    return pd.read_csv(require_file(PR_CURVE, "evaluate"))
+    return read_csv(require_file(PR_CURVE, "evaluate"))
 
 
 def load_loss(split: str) -> pd.DataFrame:
     """The dvclive loss curve of split ("train" or "eval"): step, loss."""
-    return pd.read_csv(require_file(LOSS_FILES[split], "train_autoencoder"), sep="\t")
+    return read_csv(require_file(LOSS_FILES[split], "train_autoencoder"), sep="\t")
 
 
 def load_metrics(name: str) -> dict:

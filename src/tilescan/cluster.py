@@ -59,23 +59,13 @@ def knee(curve: np.ndarray) -> float:
 
 
 def resolve_eps(eps, curve: np.ndarray) -> float:
-    """`dbscan.eps`: a positive number, or "auto" for the knee of the k-distance curve."""
-    if eps == "auto":
-        return knee(curve)
-    if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not eps > 0:
-        raise TilescanError(f"dbscan.eps must be > 0 or \"auto\", got {eps!r}")
-    return float(eps)
-
-
-def check_min_samples(min_samples) -> int:
-    if isinstance(min_samples, bool) or not isinstance(min_samples, int) or min_samples < 1:
-        raise TilescanError(f"dbscan.min_samples must be an integer >= 1, got {min_samples!r}")
-    return min_samples
+    """`dbscan.eps` (validated by tilescan.params): a positive number, or "auto" for the knee of the k-distance
+    curve."""
+    return knee(curve) if eps == "auto" else float(eps)
 
 
 def run_dbscan(points: np.ndarray, eps: float, min_samples: int, metric: str) -> np.ndarray:
     """DBSCAN cluster label per point (-1 = noise)."""
-    check_min_samples(min_samples)
     try:
         return DBSCAN(eps=eps, min_samples=min_samples, metric=metric).fit_predict(points).astype(np.int32)
     except ValueError as exc:
@@ -114,8 +104,6 @@ def nearest_neighbours(points: np.ndarray, query_rows: np.ndarray, k: int) -> tu
     KDTree returns POSITIONS into `points`; map them through the id list, never through a label index
     (the notebook's bug).
     """
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise TilescanError(f"knn_report.k must be an integer >= 1, got {k!r}")
     if k > len(points):
         raise TilescanError(f"knn_report.k = {k} is larger than the number of tiles ({len(points)})")
     distances, positions = KDTree(points, metric="euclidean").query(points[query_rows], k=k)

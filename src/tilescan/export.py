@@ -5,15 +5,14 @@ from pathlib import Path
 
 import pandas as pd
 
+from tilescan.artifacts import read_csv
 from tilescan.errors import TilescanError
 
 
 def read_table(path: Path) -> pd.DataFrame:
-    """A CSV exactly as written (all text, no NaN guessing), the unnamed pandas index column kept."""
-    try:
-        return pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise TilescanError(f"{path}: not a readable CSV ({type(exc).__name__})") from None
+    """A CSV exactly as written (all text, no NaN guessing: artifacts.read_csv), the unnamed pandas index
+    column kept."""
+    return read_csv(path, dtype=str)
 
 
 def write_table(frame: pd.DataFrame, path: Path) -> None:

@@ -29,10 +29,10 @@ def tile_grid(rows: list[list[np.ndarray]], titles: list[list[str]], row_labels:
     for r, (images, texts) in enumerate(zip(rows, titles)):
         for c, (image, text) in enumerate(zip(images, texts)):
             axes[r, c].imshow(image, cmap="gray", vmin=0, vmax=255)
-            axes[r, c].set_title(text, fontsize=7)
+            axes[r, c].set_title(text, fontsize=7, parse_math=False)  # ids are file names: "$" is text
         if row_labels:
             axes[r, 0].text(-0.1, 0.5, row_labels[r], transform=axes[r, 0].transAxes, rotation=90,
-                            ha="right", va="center", fontsize=8)
+                            ha="right", va="center", fontsize=8, parse_math=False)
     fig.tight_layout()
     return fig
 

@@ -4,20 +4,6 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from tilescan.errors import TilescanError
-
-
-def check_model_params(img_size: int, channels: int, filters: list[int], latent_dim: int) -> None:
-    """Reject sizes the architecture cannot take, naming the parameter."""
-    if img_size < 8 or img_size % 8:
-        raise TilescanError(f"common.img_size must be a multiple of 8 (three 2x poolings), got {img_size}")
-    if channels not in (1, 3):
-        raise TilescanError(f"common.channels must be 1 or 3, got {channels}")
-    if len(filters) != 3 or any(int(f) < 1 for f in filters):
-        raise TilescanError(f"train_autoencoder.filters must be three positive widths, got {filters}")
-    if latent_dim < 1:
-        raise TilescanError(f"train_autoencoder.latent_dim must be >= 1, got {latent_dim}")
-
 
 def _conv_bn_relu(x, width: int, transpose: bool = False):
     conv = layers.Conv2DTranspose if transpose else layers.Conv2D
@@ -29,8 +15,8 @@ def _conv_bn_relu(x, width: int, transpose: bool = False):
 def build_autoencoder(img_size: int, channels: int, filters: list[int], dense_units: int, latent_dim: int):
     """Return (encoder, decoder, autoencoder); the autoencoder is compiled with Adam and binary cross-entropy
     by the caller. Layout follows the notebook: three Conv-BN-ReLU-MaxPool blocks, Dense, Dense latent (relu);
-    the decoder mirrors it with UpSampling2D + Conv2DTranspose and a sigmoid 1x1 output."""
-    check_model_params(img_size, channels, filters, latent_dim)
+    the decoder mirrors it with UpSampling2D + Conv2DTranspose and a sigmoid 1x1 output. The sizes come from the
+    validated params (img_size a multiple of 8, three filter widths: tilescan.params), not checked again here."""
     wide, mid, narrow = (int(f) for f in filters)
     side = img_size // 8
 

@@ -208,6 +208,8 @@ class Data:
     raw_dir: str = spec(Text())
     format: str = spec(Options(("auto", "png_csv", "tfrecord", "npy")))
     labels_csv: str = spec(Text(empty=True))
+    bit_depth: int | str = spec(Options(("auto", 8, 10, 12, 14, 16)), default="auto")
+    val_fraction: float = spec(Interval(float, 0, 1, closed="neither"), default=0.2)
 
 
 @dataclass(frozen=True)
@@ -230,6 +232,10 @@ class TrainAutoencoder:
     learning_rate: float = spec(Interval(float, 0, None, closed="neither"))
     mixed_precision: bool = spec(Flag())
     strategy: str = spec(Options(("auto", "one_device", "mirrored", "multi_worker")))
+
+    def check(self) -> None:
+        _require(len(self.filters) == 3, "train_autoencoder.filters", list(self.filters),
+                 "three conv widths (one per encoder block)")
 
 
 @dataclass(frozen=True)
@@ -291,6 +297,12 @@ class Report:
     borderline_tiles: int = spec(Interval(int, 1))
     error_tiles: int = spec(Interval(int, 1))
     tile_px: int = spec(Interval(int, 16))
+    review_tiles: int = spec(Interval(int, 1), default=24)
+
+
+@dataclass(frozen=True)
+class Review:
+    verdicts: str = spec(Text(empty=True), default="")
 
 
 @dataclass(frozen=True)
@@ -309,6 +321,7 @@ class Params:
     knn_report: KnnReport
     export_clean: ExportClean
     report: Report
+    review: Review
 
 
 # ---- loading ------------------------------------------------------------------------------------------

@@ -14,7 +14,8 @@ into a per-tile annotation score and a flag. One function per method (`knn_repor
   calls clean (p < 2 * threshold - 1) is never flagged, so a dataset without lettering gets (almost) nothing
   flagged however the ranks fall: the flag is not a percentile of the dataset.
 
-Query tiles are always flagged, whatever the method.
+Query tiles are always flagged, whatever the method; a reviewer's verdicts (tilescan.review) come last:
+marked 1 always flagged, marked 0 never, and the statistics' logistic regression learns from both.
 """
 from __future__ import annotations
 
@@ -28,11 +29,13 @@ from sklearn.preprocessing import StandardScaler
 from tilescan import artifacts
 from tilescan.cluster import NOISE, nearest_neighbours
 from tilescan.errors import TilescanError
+from tilescan.review import apply_verdicts
 
 METHODS = ("baseline", "statistics", "detector", "combined")
 ALIASES = {"tilescan": "statistics"}  # the statistics method's former name
 EVIDENCE = ("stroke_fraction_high", "stroke_components", "orientation_entropy", "stroke_concentration")
 QUERY_WEIGHT = 1 / 3  # share of the score that comes from similarity to the query tiles
+NO_ROWS = np.zeros(0, dtype=np.int64)
 
 
 def check_method(method: str) -> str:
@@ -41,12 +44,6 @@ def check_method(method: str) -> str:
     if method not in METHODS:
         raise TilescanError(f"knn_report.method must be one of {', '.join(METHODS)}, got {method!r}")
     return method
-
-
-def check_threshold(threshold) -> float:
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 <= threshold <= 1:
-        raise TilescanError(f"knn_report.flag_threshold must be a number in [0, 1], got {threshold!r}")
-    return float(threshold)
 
 
 def percentile_rank(values: np.ndarray) -> np.ndarray:
@@ -78,7 +75,7 @@ def baseline_scores(points: np.ndarray, labels: np.ndarray, query_rows: np.ndarr
     return core_distance / (1.0 + core_distance), labels == NOISE
 
 
-# --- statistics ----------------------------------------------------------------------------------------
+# --- statistics -------------------------------------------------------------------------------------------
 
 def text_evidence(features: np.ndarray, names: list[str]) -> np.ndarray:
     """Mean percentile rank of the stroke statistics in EVIDENCE: high = looks like lettering."""
@@ -88,12 +85,14 @@ def text_evidence(features: np.ndarray, names: list[str]) -> np.ndarray:
     return np.mean([percentile_rank(features[:, names.index(name)]) for name in EVIDENCE], axis=0)
 
 
-def query_similarity(features: np.ndarray, evidence: np.ndarray, query_rows: np.ndarray, seed: int) -> np.ndarray:
+def query_similarity(features: np.ndarray, evidence: np.ndarray, query_rows: np.ndarray, seed: int,
+                     negative_rows: np.ndarray = NO_ROWS) -> np.ndarray:
     """Decision value of a logistic regression: query tiles (positive) against the half of all tiles with
-    the least text evidence (negative), on signed-log, standardised image statistics."""
+    the least text evidence plus negative_rows (tiles a reviewer marked "not lettering"), on signed-log,
+    standardised image statistics."""
     compressed = np.sign(features) * np.log1p(np.abs(features))  # tame heavy tails (fractions, counts)
     space = StandardScaler().fit_transform(compressed)
-    negatives = np.flatnonzero(evidence <= np.median(evidence))
+    negatives = np.union1d(np.flatnonzero(evidence <= np.median(evidence)), negative_rows)
     negatives = np.setdiff1d(negatives, query_rows)
     train = np.concatenate([query_rows, negatives])
     target = np.concatenate([np.ones(len(query_rows)), np.zeros(len(negatives))])
@@ -102,15 +101,21 @@ def query_similarity(features: np.ndarray, evidence: np.ndarray, query_rows: np.
 
 
 def statistics_scores(features: np.ndarray, names: list[str], query_rows: np.ndarray, threshold: float,
-                      seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """(score in [0, 1], flagged) for every tile; see the module docstring."""
+                      seed: int, positives: np.ndarray = NO_ROWS, negatives: np.ndarray = NO_ROWS
+                      ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """(score in [0, 1], flagged, components) for every tile; see the module docstring. Reviewed tiles
+    (tilescan.review) join the logistic regression: positives as queries, negatives as negatives.
+    components: the parts the score mixes, each a per-tile array (reports/flagged.csv's extra columns)."""
     evidence = text_evidence(features, names)
-    score = evidence
-    if len(query_rows):
-        similarity = percentile_rank(query_similarity(features, evidence, query_rows, seed))
+    score, components = evidence, {"evidence": evidence}
+    query_rows = np.asarray(query_rows, dtype=np.int64)  # in the order given: the fit is the same without verdicts
+    learned_from = np.concatenate([query_rows[~np.isin(query_rows, negatives)], np.setdiff1d(positives, query_rows)])
+    if len(learned_from):
+        similarity = percentile_rank(query_similarity(features, evidence, learned_from, seed, negatives))
         score = (1 - QUERY_WEIGHT) * evidence + QUERY_WEIGHT * similarity
+        components["query_similarity"] = similarity
     flagged = (score >= threshold) & (features[:, names.index("stroke_components")] > 0)
-    return score, with_queries(flagged, query_rows)
+    return score, with_queries(flagged, query_rows), components
 
 
 tilescan_scores = statistics_scores  # the former name
@@ -141,54 +146,60 @@ def combined_scores(probability: np.ndarray, statistics: np.ndarray, evidence: n
 
 # --- the knn_report stage's tables -------------------------------------------------------------------
 
-def method_scores(method: str, components: dict[str, np.ndarray], points: np.ndarray, labels: np.ndarray,
-                  query_rows: np.ndarray, neighbour_rows: np.ndarray, thresholds: dict[str, float],
-                  min_samples: int) -> tuple[np.ndarray, np.ndarray]:
+def score_components(features: np.ndarray, names: list[str], probability: np.ndarray, query_rows: np.ndarray,
+                     statistics_threshold: float, seed: int, positives: np.ndarray = NO_ROWS,
+                     negatives: np.ndarray = NO_ROWS) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """(components, the statistics' own flag): what the methods are made of, per tile, in flagged.csv's
+    column order: statistics (score), evidence, query_similarity (with queries or reviewed lettering),
+    detector (probability)."""
+    statistics, statistics_flagged, parts = statistics_scores(features, names, query_rows, statistics_threshold,
+                                                              seed, positives, negatives)
+    return {"statistics": statistics, **parts, "detector": np.asarray(probability, np.float64)}, statistics_flagged
+
+
+def method_scores(method: str, components: dict[str, np.ndarray], statistics_flagged: np.ndarray,
+                  points: np.ndarray, labels: np.ndarray, query_rows: np.ndarray, neighbour_rows: np.ndarray,
+                  thresholds: dict[str, float], min_samples: int) -> tuple[np.ndarray, np.ndarray]:
     """(score, flagged) of every tile by `method`, from the score components (score_components)."""
     if method == "baseline":
         return baseline_scores(points, labels, query_rows, neighbour_rows, min_samples)
     if method == "statistics":
-        return components["statistics"], components["statistics_flagged"]
+        return components["statistics"], statistics_flagged
     if method == "detector":
         return detector_scores(components["detector"], query_rows, thresholds["detector"])
-    return combined_scores(components["detector"], components["statistics"], components["text_evidence"],
+    return combined_scores(components["detector"], components["statistics"], components["evidence"],
                            query_rows, thresholds["combined"])
-
-
-def score_components(features: np.ndarray, names: list[str], probability: np.ndarray, query_rows: np.ndarray,
-                     statistics_threshold: float, seed: int) -> dict[str, np.ndarray]:
-    """What every method is made of, per tile: statistics score (and its flag), text evidence, detector."""
-    statistics, statistics_flagged = statistics_scores(features, names, query_rows, statistics_threshold, seed)
-    return {"statistics": statistics, "statistics_flagged": statistics_flagged,
-            "text_evidence": text_evidence(features, names), "detector": np.asarray(probability, np.float64)}
 
 
 def knn_report(ids: list[str], black: np.ndarray, points: np.ndarray, labels: np.ndarray, features: np.ndarray,
                names: list[str], probability: np.ndarray, query_rows: np.ndarray, method: str, k: int,
-               thresholds: dict[str, float], min_samples: int, seed: int
-               ) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+               thresholds: dict[str, float], min_samples: int, seed: int, positives: np.ndarray = NO_ROWS,
+               negatives: np.ndarray = NO_ROWS) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """(flagged, knn, summary): every tile's score and flag by `method` (id, score, flagged, cluster,
-    dropped_black, then the components statistics, text_evidence, detector; highest score first), each query's
-    k nearest tiles in latent space (query, rank, neighbour, distance; the query itself first) and the stage's
-    metrics. `thresholds` holds the flag threshold of "statistics", "detector" and "combined"."""
+    dropped_black, then the score components; highest score first), each query's k nearest tiles in latent
+    space (query, rank, neighbour, distance; the query itself first) and the stage's metrics. `thresholds`
+    holds the flag threshold of "statistics", "detector" and "combined". positives / negatives: rows a reviewer
+    marked 1 / 0 (tilescan.review): always / never flagged, and learned from by the statistics."""
     method = check_method(method)
     distances, neighbours = (nearest_neighbours(points, query_rows, k) if len(query_rows)
                              else (np.zeros((0, 0)), np.zeros((0, 0), dtype=np.int64)))
-    components = score_components(features, names, probability, query_rows, thresholds["statistics"], seed)
-    score, flagged = method_scores(method, components, points, labels, query_rows, neighbours, thresholds,
-                                   min_samples)
+    components, statistics_flagged = score_components(features, names, probability, query_rows,
+                                                      thresholds["statistics"], seed, positives, negatives)
+    score, flagged = method_scores(method, components, statistics_flagged, points, labels, query_rows, neighbours,
+                                   thresholds, min_samples)
+    flagged = apply_verdicts(flagged, positives, negatives)
     flagged_frame = pd.DataFrame({"id": ids, "score": np.round(score, 6), "flagged": flagged.astype(int),
                                   "cluster": labels, "dropped_black": np.asarray(black, dtype=int),
-                                  **{name: np.round(components[name], 6)
-                                     for name in ("statistics", "text_evidence", "detector")}})
+                                  **{name: np.round(values, 6) for name, values in components.items()}})
     flagged_frame = flagged_frame.sort_values(["score", "id"], ascending=[False, True], kind="stable")
     # distances unrounded (the grid's titles round them); the CSV keeps 6 decimals
     knn = pd.DataFrame([(ids[q], rank, ids[n], float(d))
                         for q, row_n, row_d in zip(query_rows, neighbours, distances)
                         for rank, (n, d) in enumerate(zip(row_n, row_d))],
                        columns=["query", "rank", "neighbour", "distance"])
-    threshold = {"baseline": None}.get(method, thresholds.get(method))
     summary = {"method": method, "k": int(k), "n_queries": int(len(query_rows)), "n_tiles": len(ids),
-               "n_flagged": int(flagged.sum()), "n_black": int(np.sum(black)), "flag_threshold": threshold,
+               "n_flagged": int(flagged.sum()), "n_black": int(np.sum(black)),
+               "flag_threshold": None if method == "baseline" else thresholds[method],
+               "n_reviewed_lettering": int(len(positives)), "n_reviewed_not_lettering": int(len(negatives)),
                "queries_self_first": bool(all(row[0] == q for q, row in zip(query_rows, neighbours)))}
     return flagged_frame, knn, summary

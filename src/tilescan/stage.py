@@ -2,6 +2,7 @@
 the same way, and turning bad input into a one-line error."""
 from __future__ import annotations
 
+import signal
 import sys
 import traceback
 from typing import Callable
@@ -10,17 +11,27 @@ from tilescan.errors import TilescanError
 from tilescan.params import Params, load_params
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised as an exception so that staged_outputs deletes the temporary outputs on its way out."""
+
+
+def _raise_terminated(signum, frame) -> None:
+    raise Terminated
+
+
 def run_stage(main: Callable[[Params], str]) -> None:
     """Run main(params) with params.yaml validated (tilescan.params); print its one-line summary, or one
-    'error:' line and exit 1 on bad input."""
+    'error:' line and exit 1 on bad input. Ctrl-C and SIGTERM stop the stage without leaving temporary
+    outputs (exit 130 and 143)."""
+    signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         summary = main(load_params())
     except TilescanError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(1)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         print("error: interrupted; no outputs were written", file=sys.stderr)
-        sys.exit(130)
+        sys.exit(143 if isinstance(exc, Terminated) else 130)
     except Exception:  # a bug, not bad input: keep the traceback for the report
         traceback.print_exc()
         sys.exit(2)

@@ -11,11 +11,11 @@ from tilescan.errors import TilescanError
 from tilescan.model import build_autoencoder
 from tilescan.tiles import tile_dataset
 
-STRATEGIES = ("auto", "one_device", "mirrored", "multi_worker")
-
 
 @dataclass(frozen=True)
 class TrainConfig:
+    """Training settings from the validated params (tilescan.params): not checked again here."""
+
     channels: int
     filters: list[int]
     dense_units: int
@@ -27,18 +27,6 @@ class TrainConfig:
     seed: int
     strategy: str = "auto"
     mixed_precision: bool = False
-
-    def validate(self) -> None:
-        for name in ("batch_size", "epochs", "dense_units"):
-            if int(getattr(self, name)) < 1:
-                raise TilescanError(f"train_autoencoder.{name} must be >= 1, got {getattr(self, name)}")
-        if self.patience < 0:
-            raise TilescanError(f"train_autoencoder.patience must be >= 0, got {self.patience}")
-        if not self.learning_rate > 0:
-            raise TilescanError(f"train_autoencoder.learning_rate must be > 0, got {self.learning_rate}")
-        if self.strategy not in STRATEGIES:
-            raise TilescanError(f"train_autoencoder.strategy must be one of {', '.join(STRATEGIES)}, "
-                                f"got {self.strategy!r}")
 
 
 def make_deterministic(seed: int) -> None:
@@ -85,7 +73,6 @@ def train_autoencoder(train_tiles: np.ndarray, val_tiles: np.ndarray, config: Tr
     from dvclive import Live
     from dvclive.keras import DVCLiveCallback
 
-    config.validate()
     if len(train_tiles) == 0 or len(val_tiles) == 0:
         raise TilescanError("data/prepared: training needs at least one train and one val tile")
     strategy = make_strategy(config.strategy)

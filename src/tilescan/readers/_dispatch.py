@@ -15,10 +15,9 @@ import numpy as np
 from tilescan.errors import TilescanError, require
 from tilescan.readers import npy, png_csv, tfrecord
 from tilescan.readers._types import Entry, Layout, TileRef
-from tilescan.readers.gray8 import to_gray8
+from tilescan.readers.gray8 import png_sbit, significant_bits, to_gray8
 
 FORMATS = ("png_csv", "tfrecord", "npy")
-ON_UNREADABLE = ("stop", "skip")
 LAYOUTS: dict[str, Layout] = {"png_csv": png_csv, "tfrecord": tfrecord, "npy": npy}
 
 
@@ -43,8 +42,6 @@ def resolve_input(raw_dir: str | Path, fmt: str = "auto") -> tuple[Path, str]:
     raw_dir = _existing_dir(Path(raw_dir))
     if fmt == "auto":
         return raw_dir, detect_format(raw_dir)
-    if fmt not in FORMATS:
-        raise TilescanError(f"data.format must be auto or one of {', '.join(FORMATS)}, got {fmt!r}")
     return raw_dir, fmt
 
 
@@ -57,21 +54,40 @@ def list_splits(raw_dir: Path, fmt: str) -> list[str]:
 
 
 def iter_tiles(raw_dir: Path, fmt: str, split: str, keep_class: int | None, on_unreadable: str = "stop",
-               skipped: list[TileRef] | None = None) -> Iterator[tuple[TileRef, np.ndarray]]:
+               skipped: list[TileRef] | None = None, bit_depth: int = 16) -> Iterator[tuple[TileRef, np.ndarray]]:
     """Yield (ref, image) for every tile of split whose class is keep_class (None = all), in file order.
 
     image is a 2-D uint8 array of the tile's own size. An unreadable tile (missing or corrupt file, bad
     pixel data) raises TilescanError with on_unreadable "stop"; with "skip" its ref is appended to skipped
     (when given) and the stream goes on. A broken container (CSV, tfrecord, npy) always raises.
-    Arguments are checked now; files are read lazily, one tile at a time.
+    on_unreadable and keep_class come from the validated params (tilescan.params); the split is checked now,
+    files are read lazily, one tile at a time.
     """
-    require(on_unreadable in ON_UNREADABLE,
-            f"prepare.on_unreadable: expected one of {', '.join(ON_UNREADABLE)}, got {on_unreadable!r}")
-    require(keep_class is None or (isinstance(keep_class, (int, np.integer)) and not isinstance(keep_class, bool)),
-            f"prepare.keep_class: expected an integer class or null, got {keep_class!r}")
     layout = _layout(fmt)
     _check_split(raw_dir, fmt, split)
-    return _stream(Path(raw_dir), layout.entries(Path(raw_dir), split), keep_class, on_unreadable, skipped)
+    return _stream(Path(raw_dir), layout.entries(Path(raw_dir), split), keep_class, on_unreadable, skipped,
+                   bit_depth)
+
+
+def detect_bit_depth(raw_dir: Path, fmt: str, keep_class: int | None) -> tuple[int, str]:
+    """(significant bits of the pixel data, how they were found) for `data.bit_depth: auto`: 8 as soon as a
+    tile holds 8-bit pixels; for 16-bit PNGs the first tile's sBIT chunk where present; else the smallest of
+    10/12/14/16 bits that holds the maximum pixel value over every tile of keep_class (one extra pass)."""
+    raw_dir, layout, depth, first = Path(raw_dir), _layout(fmt), 8, True
+    for split in list_splits(raw_dir, fmt):
+        for ref, load in layout.entries(raw_dir, split):
+            if keep_class is not None and ref.label != keep_class:
+                continue
+            try:
+                bits = significant_bits(np.asarray(load()))
+            except TilescanError:
+                continue  # an unreadable tile is prepare's to report
+            if bits == 8:
+                return 8, "8-bit pixels"
+            if first and fmt == "png_csv" and (declared := png_sbit(raw_dir / ref.filename)):
+                return max(8, min(16, declared)), "PNG sBIT chunk"
+            first, depth = False, max(depth, bits)
+    return depth, "maximum pixel value over the dataset"
 
 
 def count_tiles(raw_dir: Path, fmt: str, split: str, keep_class: int | None) -> int | None:
@@ -104,12 +120,12 @@ def _check_split(raw_dir: Path, fmt: str, split: str) -> None:
 
 
 def _stream(raw_dir: Path, entries: Iterator[Entry], keep_class: int | None, on_unreadable: str,
-            skipped: list[TileRef] | None) -> Iterator[tuple[TileRef, np.ndarray]]:
+            skipped: list[TileRef] | None, bit_depth: int) -> Iterator[tuple[TileRef, np.ndarray]]:
     for ref, load in entries:
         if keep_class is not None and ref.label != keep_class:
             continue
         try:
-            image = to_gray8(load())
+            image = to_gray8(load(), bit_depth)
         except TilescanError as exc:
             if on_unreadable == "stop":
                 raise TilescanError(f"{raw_dir / ref.filename}: {exc}") from None

@@ -7,6 +7,8 @@ from typing import Callable, Iterator, Protocol
 
 import numpy as np
 
+DDSM_CLASSES = range(5)  # 0 normal, 1..4 abnormal: a label outside is refused, never silently left out
+
 
 @dataclass(frozen=True)
 class TileRef:

@@ -10,7 +10,7 @@ from tilescan.errors import require
 _LUMA_WEIGHTS = (19595, 38470, 7471)
 
 
-def to_gray8(image: np.ndarray | Image.Image) -> np.ndarray:
+def to_gray8(image: np.ndarray | Image.Image, bit_depth: int = 16) -> np.ndarray:
     """Return image as a 2-D uint8 grayscale array.
 
     Accepts H x W or H x W x C arrays (C = 1 gray, 2 gray + alpha, 3 RGB, 4 RGBA) of dtype uint8, uint16
@@ -18,6 +18,8 @@ def to_gray8(image: np.ndarray | Image.Image) -> np.ndarray:
     Colour becomes ITU-R 601 luma exactly as PIL's convert("L") computes it. Alpha is ignored (not
     composited), as PIL's convert("L") does, so transparent pixels keep their stored gray. (PIL itself
     reads 16-bit colour PNGs as 8 bits per channel, keeping the high byte: within 1 level of scaling.)
+    bit_depth: the significant bits of uint16 data (12-bit scanner output stored in 16-bit PNGs has 4095 as
+    white); values are scaled by 255 / (2**bit_depth - 1), anything above clipped to 255.
     """
     array = pil_to_array(image) if isinstance(image, Image.Image) else np.asarray(image)
     if array.ndim == 3 and array.shape[2] == 1:
@@ -37,10 +39,44 @@ def to_gray8(image: np.ndarray | Image.Image) -> np.ndarray:
         array = array[:, :, 0] if array.shape[2] == 2 else _luma(array[:, :, :3])
     if kind == "f":
         return np.rint(array * 255).astype(np.uint8)
-    if size == 2:
+    if size == 2 and bit_depth == 16:
         # round(v * 255 / 65535) = floor((2v + 257) / 514) in integers; v / 257 is never a tie.
         return ((array.astype(np.uint32) * 2 + 257) // 514).astype(np.uint8)
+    if size == 2:
+        top = (1 << bit_depth) - 1
+        return np.rint(np.minimum(array, top) * (255.0 / top)).astype(np.uint8)
     return np.ascontiguousarray(array, dtype=np.uint8)
+
+
+def significant_bits(array: np.ndarray) -> int:
+    """The bit depth a tile's pixel values need: 8 for 8-bit data, else the smallest of 10, 12, 14, 16 that
+    holds its maximum."""
+    if array.dtype.itemsize == 1 or array.dtype == bool or array.dtype.kind == "f":
+        return 8
+    peak = int(array.max()) if array.size else 0
+    return next(depth for depth in (10, 12, 14, 16) if peak < (1 << depth))
+
+
+def png_sbit(path) -> int | None:
+    """The significant bits a PNG declares in its sBIT chunk (the largest over its channels), or None.
+    Pillow reads but does not expose sBIT, so the chunks before the image data are walked here."""
+    try:
+        with open(path, "rb") as file:
+            if file.read(8) != b"\x89PNG\r\n\x1a\n":
+                return None
+            while True:
+                head = file.read(8)
+                if len(head) < 8:
+                    return None
+                length, kind = int.from_bytes(head[:4], "big"), head[4:]
+                if kind in (b"IDAT", b"IEND"):
+                    return None
+                data = file.read(length)
+                file.read(4)  # CRC
+                if kind == b"sBIT" and data:
+                    return max(data)
+    except OSError:
+        return None
 
 
 def pil_to_array(image: Image.Image) -> np.ndarray:

@@ -12,7 +12,7 @@ from typing import Iterator
 import numpy as np
 
 from tilescan.errors import TilescanError, require
-from tilescan.readers._types import Entry, TileRef
+from tilescan.readers._types import DDSM_CLASSES, Entry, TileRef
 
 PREFIXES = ("cv10", "test10")  # in stream order
 SPLIT_OF_PREFIX = {"cv10": "train", "test10": "val"}  # when the folder holds only npy files
@@ -88,7 +88,12 @@ def _open_pair(raw_dir: Path, prefix: str) -> tuple[np.ndarray, list[int]]:
     integral = labels.dtype.kind in "iu" or (
         labels.dtype.kind == "f" and bool(np.isfinite(labels).all()) and bool((labels == np.round(labels)).all()))
     require(integral, f"{labels_path}: labels must be integer classes, got dtype {labels.dtype}")
-    return data, [int(label) for label in labels.tolist()]
+    classes = [int(label) for label in labels.tolist()]
+    outside = [position for position, label in enumerate(classes) if label not in DDSM_CLASSES]
+    if outside:
+        raise TilescanError(f"{labels_path}: {len(outside)} label(s) outside the DDSM classes 0-4 (first: "
+                            f"{classes[outside[0]]} at position {outside[0]})")
+    return data, classes
 
 
 def _load(path: Path) -> np.ndarray:

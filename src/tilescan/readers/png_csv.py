@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
+from tilescan.artifacts import read_csv
 from tilescan.errors import TilescanError, require
 from tilescan.readers._types import Entry, TileRef
 from tilescan.readers.gray8 import pil_to_array, to_gray8
@@ -76,14 +77,8 @@ def _read_split_tables(raw_dir: Path) -> dict[str, list[tuple[str, int]]]:
 
 def _read_id_class_csv(path: Path) -> list[tuple[str, int]]:
     """Read one split CSV: an optional unnamed pandas index column first, then at least `id` and `class`."""
-    try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except pd.errors.EmptyDataError:
-        raise TilescanError(f"{path}: empty CSV file") from None
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise TilescanError(f"{path}: not a readable CSV ({type(exc).__name__}: {exc})") from None
-    columns = [str(column).strip() for column in frame.columns]
-    frame.columns = columns
+    frame = read_csv(path, dtype=str)
+    columns = list(frame.columns)
     if columns and (columns[0] == "" or columns[0].startswith("Unnamed: 0")):
         frame = frame.iloc[:, 1:]  # the index column pandas.to_csv writes by default
     for column in REQUIRED_COLUMNS:

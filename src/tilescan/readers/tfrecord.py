@@ -17,7 +17,7 @@ import numpy as np
 
 from tilescan.errors import TilescanError, require
 from tilescan.readers import npy
-from tilescan.readers._types import Entry, TileRef
+from tilescan.readers._types import DDSM_CLASSES, Entry, TileRef
 
 _RECORD_FRAMING_BYTES = 16  # per record: uint64 length, its masked CRC32, then the data's masked CRC32
 
@@ -73,6 +73,8 @@ def _record_entries(paths: list[Path], split: str) -> Iterator[Entry]:
             except tf.errors.OpError as exc:
                 raise TilescanError(f"{path}: record {position}: {_describe(exc)}") from None
             filename = f"{path.name}#{position}"
+            require(int(label) in DDSM_CLASSES,
+                    f"{path}: record {position}: label {int(label)} is outside the DDSM classes 0-4")
             tile_id = name.numpy().decode("utf-8", "replace") or f"{path.stem}-{position}"
             require(tile_id not in first_seen,
                     f"{path}: record {position}: duplicate tile id {tile_id!r} (first at {first_seen.get(tile_id)})")

@@ -1,5 +1,6 @@
-"""The report page: one self-contained HTML document (inline CSS, data-URI images, no script), built from
-ReportInputs. Building blocks first, then one function per section, then build_report."""
+"""The report page: one self-contained HTML document (inline CSS, data-URI images, the review script of
+report.verdicts inlined), built from ReportInputs. Building blocks first, then one function per section, then
+build_report."""
 from __future__ import annotations
 
 import html
@@ -10,8 +11,17 @@ import numpy as np
 
 from tilescan import artifacts
 from tilescan.cluster import NOISE, query_positions
-from tilescan.report import figures
-from tilescan.report.inputs import ReportInputs, cluster_sample, cluster_sizes, flatten, latent_map, spread, truth_frame
+from tilescan.report import figures, verdicts
+from tilescan.report.inputs import (
+    ReportInputs,
+    cluster_sample,
+    cluster_sizes,
+    flatten,
+    latent_map,
+    review_next,
+    spread,
+    truth_frame,
+)
 
 CSS = """
 :root { --tile: 112px; --flag: #d62728; --truth: #e69f00; --ink: #1d2330; --muted: #5d6778; }
@@ -83,20 +93,23 @@ def format_value(value) -> str:
     return str(value)
 
 
-def tile(item: Tile) -> str:
+def tile(item: Tile, review: bool = False) -> str:
+    """A tile figure; with review, it carries its id (data-id) and the verdict buttons (report.verdicts)."""
     css = "tile flagged" if item.flagged else "tile"
     badge = '<span class="truth" title="ground truth: annotation">A</span>' if item.annotation else ""
     first, *rest = item.caption or ("",)
     caption = "<br>".join([f"<b>{esc(first)}</b>", *(esc(line) for line in rest)])
-    return (f'<figure class="{css}"><img src="{item.uri}" alt="tile {esc(first)}">{badge}'
-            f"<figcaption>{caption}</figcaption></figure>")
+    opening = f'<figure class="{css}" {verdicts.data_id(first)}>' if review else f'<figure class="{css}">'
+    return (f'{opening}<img src="{item.uri}" alt="tile {esc(first)}">{badge}'
+            f"<figcaption>{caption}</figcaption>{verdicts.controls() if review else ''}</figure>")
 
 
-def gallery(items: Iterable[Tile], empty: str = "No tiles to show.") -> str:
+def gallery(items: Iterable[Tile], empty: str = "No tiles to show.", review: bool = False) -> str:
+    """Tiles in a wrapping row; review = each with verdict buttons."""
     items = list(items)
     if not items:
         return note(empty, "empty")
-    return '<div class="gallery">' + "".join(tile(item) for item in items) + "</div>"
+    return '<div class="gallery">' + "".join(tile(item, review) for item in items) + "</div>"
 
 
 def pairs(items: Iterable[tuple[Tile, Tile]]) -> str:
@@ -109,8 +122,9 @@ def side_by_side(*parts: str) -> str:
     return '<div class="split">' + "".join(f"<div>{part}</div>" for part in parts) + "</div>"
 
 
-def tile_row(label: str, items: Iterable[Tile]) -> str:
-    return f'<div class="row"><div class="label">{esc(label)}</div>' + "".join(tile(i) for i in items) + "</div>"
+def tile_row(label: str, items: Iterable[Tile], review: bool = False) -> str:
+    return (f'<div class="row"><div class="label">{esc(label)}</div>' + "".join(tile(i, review) for i in items)
+            + "</div>")
 
 
 def chart(uri: str, alt: str) -> str:
@@ -150,15 +164,16 @@ def legend(with_truth: bool) -> str:
             f"red frame = flagged by the pipeline {truth}</p>")
 
 
-def page(title: str, subtitle: str, summary: str, sections: list[tuple[str, str, str]]) -> str:
-    """The whole document: header, a table of contents, then (anchor, title, body) sections."""
+def page(title: str, subtitle: str, summary: str, sections: list[tuple[str, str, str]], toolbar: str = "",
+         script: str = "") -> str:
+    """The whole document: header, a table of contents (and toolbar), then (anchor, title, body) sections."""
     toc = "".join(f'<a href="#{esc(anchor)}">{esc(name)}</a>' for anchor, name, _ in sections)
     body = "".join(f'<section id="{esc(anchor)}"><h2>{esc(name)}</h2>{content}</section>'
                    for anchor, name, content in sections)
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{esc(title)}</title>"
-            f"<style>{CSS}</style></head><body><header><h1>{esc(title)}</h1><p>{esc(subtitle)}</p></header>"
-            f"<nav>{toc}</nav><main>{summary}{body}</main></body></html>\n")
+            f"<style>{CSS}{verdicts.STYLE}</style></head><body><header><h1>{esc(title)}</h1><p>{esc(subtitle)}</p>"
+            f"</header><nav>{toc}{toolbar}</nav><main>{summary}{body}</main>{script}</body></html>\n")
 
 
 # --- sections --------------------------------------------------------------------------------------
@@ -200,16 +215,18 @@ def _flagged_section(inputs: ReportInputs) -> str:
             f"{artifacts.FLAGGED}; the export_clean stage writes your CSVs without the flagged tiles.")
     listing = (f"<details><summary>All {len(flagged_ids)} flagged ids</summary><p>"
                f"{esc(', '.join(flagged_ids))}</p></details>" if flagged_ids else "")
-    shown = note(text) + gallery([_scored(inputs, inputs.position[i]) for i in top["id"]]) + listing
+    shown = note(text) + gallery([_scored(inputs, inputs.position[i]) for i in top["id"]], review=True) + listing
     if len(flagged_ids) <= len(top):  # the gallery above already runs past the last flagged tile
         return shown
     n = inputs.settings.borderline_tiles
     last_flagged = inputs.flagged[inputs.flagged["flagged"] == 1].tail(n)
     first_unflagged = inputs.flagged[inputs.flagged["flagged"] == 0].head(n)
     return (shown + heading(f"At the edge: the {len(last_flagged)} lowest-scoring flagged tiles")
-            + gallery([_scored(inputs, inputs.position[i]) for i in last_flagged["id"]], "No tile is flagged.")
+            + gallery([_scored(inputs, inputs.position[i]) for i in last_flagged["id"]], "No tile is flagged.",
+                      review=True)
             + heading(f"At the edge: the {len(first_unflagged)} highest-scoring tiles not flagged")
-            + gallery([_scored(inputs, inputs.position[i]) for i in first_unflagged["id"]], "Every tile is flagged."))
+            + gallery([_scored(inputs, inputs.position[i]) for i in first_unflagged["id"]], "Every tile is flagged.",
+                      review=True))
 
 
 def _truth_section(inputs: ReportInputs) -> str:
@@ -234,14 +251,33 @@ def _truth_section(inputs: ReportInputs) -> str:
              side_by_side(numbers, curve),
              heading(f"False positives: {len(false_pos)} flagged tiles with annotation 0 (highest score first)"),
               gallery([_scored(inputs, p) for p in false_pos["position"].head(settings.error_tiles)],
-                      "No false positives."),
+                      "No false positives.", review=True),
               heading(f"Missed: {len(missed) + len(dropped)} annotation tiles not flagged"),
               note(f"{len(missed)} are among the prepared tiles (shown highest score first: the next a lower "
                    f"threshold would catch); {len(dropped)} were skipped by prepare"
                    f"{f' ({reasons})' if reasons else ''} and cannot be shown."),
               gallery([_scored(inputs, p) for p in missed["position"].head(settings.error_tiles)],
-                      "No missed annotation tiles among the prepared tiles.")]
+                      "No missed annotation tiles among the prepared tiles.", review=True)]
     return "".join(parts)
+
+
+def _review_section(inputs: ReportInputs) -> str:
+    queue, threshold = review_next(inputs)
+    given = 0 if inputs.verdicts is None else len(inputs.verdicts)
+    reviewed = (f" The {given} tiles of review.verdicts are left out; their verdicts are preset below."
+                if given else "")
+    text = ("The tiles whose verdict would change the ranking most: by turns the tile whose score lies nearest "
+            f"the flag threshold ({format_value(threshold)}) and the tile on which the score's components "
+            "(columns after cluster in reports/flagged.csv) disagree most." + reviewed + " Mark tiles with the "
+            "buttons, or focus one (click it, Tab, arrow keys) and press y (lettering) / n (not lettering); u "
+            "undoes. Verdicts stay in this browser for this dataset. \"Download verdicts\" saves verdicts.csv: "
+            "put it in verdicts/ and run dvc exp run -S review.verdicts=verdicts/verdicts.csv; lettering tiles "
+            "then join the query tiles and are flagged, not-lettering tiles are never flagged.")
+    items = [_tile(inputs, inputs.position[tile_id], f"score {score:.3f} · #{inputs.rank[inputs.position[tile_id]]}",
+                   reason if reason != "components disagree" else f"components disagree ({spread_:.2f})")
+             for tile_id, score, reason, spread_ in zip(queue["id"], queue["score"], queue["reason"],
+                                                        queue["disagreement"])]
+    return note(text) + gallery(items, "Every tile has a verdict.", review=True)
 
 
 NO_QUERIES = "No query tiles (knn_report.queries is empty): the pipeline ran unsupervised, so there is nothing {}."
@@ -255,7 +291,7 @@ def _neighbours_section(inputs: ReportInputs) -> str:
         rows.append(tile_row(query, [
             _tile(inputs, inputs.position[n], "query itself" if rank == 0 else f"#{rank} · distance {distance:.3f}",
                   _cluster_text(inputs, inputs.position[n]))
-            for n, rank, distance in zip(group["neighbour"], group["rank"], group["distance"])]))
+            for n, rank, distance in zip(group["neighbour"], group["rank"], group["distance"])], review=True))
     return note("Each query's nearest tiles in the scaled latent space (Euclidean), nearest first; rank 0 is the "
                 "query itself at distance 0 (reports/knn.csv).") + "".join(rows)
 
@@ -338,6 +374,7 @@ def build_report(inputs: ReportInputs) -> str:
     subtitle = (f"{knn.get('method', '?')} method · {len(inputs.ids):,} tiles · {len(inputs.queries)} queries"
                 f" · DBSCAN eps {format_value(dbscan.get('eps'))}")
     sections = [("flagged", "Flagged tiles", _flagged_section(inputs)),
+                ("review", "Review next", _review_section(inputs)),
                 ("truth", "Against ground truth", _truth_section(inputs)),
                 ("neighbours", "Query neighbours", _neighbours_section(inputs)),
                 ("map", "Latent map", _map_section(inputs)),
@@ -346,4 +383,5 @@ def build_report(inputs: ReportInputs) -> str:
                 ("training", "Training", _training_section(inputs)),
                 ("dataset", "Dataset", _dataset_section(inputs)),
                 ("metrics", "All metrics", _metrics_section(inputs))]
-    return page("tilescan report", subtitle, _summary(inputs), sections)
+    return page("tilescan report", subtitle, _summary(inputs), sections, verdicts.toolbar(),
+                verdicts.script(inputs.ids, inputs.verdicts))

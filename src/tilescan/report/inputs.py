@@ -17,6 +17,7 @@ from tilescan import artifacts
 from tilescan.cluster import NOISE, query_positions
 from tilescan.evaluate import load_ground_truth
 from tilescan.params import Params, Report
+from tilescan.review import load_verdicts, review_queue
 from tilescan.stage import model_shape
 
 
@@ -40,6 +41,7 @@ class ReportInputs:
     pr_curve: pd.DataFrame             # recall, precision
     dropped: pd.DataFrame              # data/prepared/dropped.csv: id, filename, split, reason
     settings: Report                   # params.yaml `report`: gallery sizes, tile size
+    verdicts: pd.DataFrame | None = None  # review.verdicts: id, annotation (0/1); None when not set
 
     # Per-tile facts the galleries print, indexed by position.
     @cached_property
@@ -103,7 +105,9 @@ def load_inputs(params: Params) -> ReportInputs:
         recon_error=artifacts.load_array(artifacts.RECON_ERROR, "encode"),
         metrics=metrics, train_loss=artifacts.load_loss("train"), val_loss=artifacts.load_loss("eval"),
         truth=truth, pr_curve=artifacts.load_pr_curve(), dropped=artifacts.load_dropped(),
-        settings=params.report)
+        settings=params.report,
+        verdicts=(load_verdicts(params.review.verdicts, ids + artifacts.load_dropped()["id"].tolist())
+                  if params.review.verdicts else None))
 
 
 # --- deterministic choices ---------------------------------------------------------------------------
@@ -159,3 +163,11 @@ def latent_map(latents: np.ndarray) -> tuple[np.ndarray, tuple[float, float]]:
         variance[:n] = pca.explained_variance_ratio_.tolist()
     return xy, (float(variance[0]), float(variance[1]))
 
+
+
+def review_next(inputs: ReportInputs) -> tuple[pd.DataFrame, float]:
+    """(queue, threshold): the "Review next" tiles (tilescan.review.review_queue) at knn_report's flag
+    threshold, leaving out the query tiles and the tiles that already have a verdict."""
+    threshold = float(inputs.metric("knn_report").get("flag_threshold", 0.5))
+    reviewed = [*inputs.queries, *([] if inputs.verdicts is None else inputs.verdicts["id"])]
+    return review_queue(inputs.flagged, threshold, inputs.settings.review_tiles, reviewed), threshold

@@ -1,6 +1,16 @@
-"""The synthetic DDSM-like tile dataset: tissue, lesions and film (tiles) with burned-in lettering (lettering)."""
+"""The synthetic DDSM-like tile dataset: tissue, lesions and film (tiles) with burned-in lettering (lettering),
+tags, margin digits, lettering beside film edges and metal markers (marks)."""
 from tilescan.synth.lettering import STYLES, TEXT_KINDS, LetteringStyle, lettering_style
-from tilescan.synth.tiles import ANNOTATION_KINDS, NOTEBOOK_QUERY_KINDS, TilePlan, plan_tile, render_tile, synthesize
+from tilescan.synth.tiles import (
+    ANNOTATION_KINDS,
+    MARKER,
+    NOTEBOOK_QUERY_KINDS,
+    TilePlan,
+    check_replaceable,
+    plan_tile,
+    render_tile,
+    synthesize,
+)
 
-__all__ = ["ANNOTATION_KINDS", "NOTEBOOK_QUERY_KINDS", "STYLES", "TEXT_KINDS", "LetteringStyle", "TilePlan",
-           "lettering_style", "plan_tile", "render_tile", "synthesize"]
+__all__ = ["ANNOTATION_KINDS", "MARKER", "NOTEBOOK_QUERY_KINDS", "STYLES", "TEXT_KINDS", "LetteringStyle", "TilePlan",
+           "check_replaceable", "lettering_style", "plan_tile", "render_tile", "synthesize"]

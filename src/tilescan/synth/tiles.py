@@ -14,18 +14,24 @@ import pandas as pd
 from PIL import Image, ImageDraw
 from scipy import ndimage
 
-from tilescan.errors import require
+from tilescan.errors import TilescanError, require
 from tilescan.parallel import chunked_map
 from tilescan.synth.lettering import TEXT_KINDS, LetteringStyle, draw_label_strip, draw_text, lettering_style
+from tilescan.synth.marks import draw_edge_text, draw_margin_digits, draw_marker, draw_tag
 
 SPLIT_CODES = {"train": 0, "test": 1}
 CLASS_PROBABILITIES = (0.70, 0.075, 0.075, 0.075, 0.075)  # normal, benign/malignant calcification/mass
 # The notebook's five hand-picked annotation tiles (1-based training ids), used as default kNN queries.
 NOTEBOOK_QUERY_KINDS = {311: "text_rotated", 545: "label_strip", 578: "text_over_tissue",
                         596: "single_letter", 1191: "text_cut"}
-NORMAL_KINDS = {"tissue": 0.4, "fatty": 0.15, "boundary": 0.24, "black": 0.1, "dust": 0.07, "film_edge": 0.02}
-ANNOTATION_KINDS = {"text_rotated": 0.24, "text_cut": 0.16, "label_strip": 0.14, "text_over_tissue": 0.16,
-                    "text_low_contrast": 0.12, "single_letter": 0.18}
+# marker: a metal marker (BB, disc, ring, bar), bright and hard-edged but no lettering: a hard negative
+NORMAL_KINDS = {"tissue": 0.4, "fatty": 0.15, "boundary": 0.24, "black": 0.1, "dust": 0.07, "film_edge": 0.02,
+                "marker": 0.03}
+# Half bright text as older sets drew it, half what real film shows besides: dark letters on white tags,
+# digits on the black margin, faint and mirrored text, lettering beside a bright film edge.
+ANNOTATION_KINDS = {"text_rotated": 0.12, "text_cut": 0.09, "label_strip": 0.07, "text_over_tissue": 0.08,
+                    "text_low_contrast": 0.06, "single_letter": 0.08, "dark_on_tag": 0.14,
+                    "margin_digits": 0.14, "faint_text": 0.08, "mirrored_text": 0.07, "edge_text": 0.07}
 LESION_KINDS = {1: "calcification", 2: "mass", 3: "calcification", 4: "mass"}
 
 
@@ -170,7 +176,7 @@ def _specks(rng: np.random.Generator, size: int, count: int, centre: np.ndarray,
 def _dust(rng: np.random.Generator, size: int) -> np.ndarray:
     base = _film(rng, size, dark=rng.random() < 0.6)
     specks = _specks(rng, size, int(rng.integers(3, 30)), np.array([size / 2, size / 2]), size / 3,
-                     (0.6, 2.2 * size / 299), (120, 255), elongation=1.5)
+                     (0.6, max(0.6, 2.2 * size / 299)), (120, 255), elongation=1.5)  # small tiles: no negative range
     layer = Image.new("L", (size, size), 0)
     for _ in range(rng.integers(0, 3)):  # hairs and fibres: thin bright curves
         points = np.cumsum(rng.normal(0, size / 25, size=(8, 2)), axis=0) + rng.uniform(0, size, 2)
@@ -178,22 +184,25 @@ def _dust(rng: np.random.Generator, size: int) -> np.ndarray:
     return np.maximum(base, np.maximum(specks, np.asarray(layer, dtype=np.float32)))
 
 
-def _film_edge(rng: np.random.Generator, size: int) -> np.ndarray:
-    """A bright, straight, unexposed film border along one side, over film, tissue or a breast edge."""
+def _film_edge(rng: np.random.Generator, size: int, lettered: bool = False) -> tuple[np.ndarray, np.ndarray, int]:
+    """A bright, straight, unexposed film border along one side, over film, tissue or a breast edge (film
+    only where lettering will sit beside it). Returns the tile, the border's coverage and its side
+    (0 right, 1 bottom, 2 left, 3 top)."""
     choice = rng.random()
     film = _film(rng, size, dark=rng.random() < 0.5)
-    if choice < 0.4:
+    if choice < 0.4 or lettered:
         base = film
     elif choice < 0.7:
         base = _tissue(rng, size)
     else:
         base = _with_boundary(rng, _tissue(rng, size), film, rng.uniform(0.3, 0.8))
-    angle = np.deg2rad(90 * rng.integers(0, 4) + rng.normal(0, 2))
+    side = int(rng.integers(0, 4))
+    angle = np.deg2rad(90 * side + rng.normal(0, 2))
     rows, cols = np.mgrid[0:size, 0:size].astype(np.float32) - size / 2
     along = rows * np.sin(angle) + cols * np.cos(angle)
     edge = size / 2 - size * rng.uniform(0.01, 0.09)
     border = np.clip(along - edge + 0.5, 0, 1)  # a one-pixel ramp: hard but not jagged
-    return base + (rng.uniform(195, 250) - base) * border
+    return base + (rng.uniform(195, 250) - base) * border, border, side
 
 
 # ---- lesions (classes 1-4) ----
@@ -256,16 +265,22 @@ def _background(rng: np.random.Generator, kind: str, size: int) -> np.ndarray:
         return _tissue(rng, size, fatty=True)
     if kind == "boundary":
         return _with_boundary(rng, _tissue(rng, size), _film(rng, size, rng.random() < 0.6), rng.uniform(0.25, 0.85))
+    if kind == "margin_digits":  # the black film margin, where film and cassette numbers are printed
+        return _film(rng, size, dark=True)
     if kind == "black":  # the mostly black tiles the prepare stage's black-pixel rule drops
         film = _film(rng, size, dark=True)
         return film if rng.random() < 0.5 else _with_boundary(rng, _tissue(rng, size), film, rng.uniform(0.02, 0.07))
     if kind == "dust":
         return _dust(rng, size)
     if kind == "film_edge":
-        return _film_edge(rng, size)
-    # lettering sits on the (grey) film outside the breast, sometimes next to the breast edge
-    film = _film(rng, size, dark=False)
-    if rng.random() < 0.3:
+        return _film_edge(rng, size)[0]
+    if kind == "marker":
+        film = _film(rng, size, dark=rng.random() < 0.5)
+        return film if rng.random() < 0.5 else _with_boundary(rng, _tissue(rng, size), film, rng.uniform(0.2, 0.8))
+    # lettering sits on the (grey) film outside the breast, sometimes next to the breast edge; tags, faint
+    # and mirrored text mostly on the black margin
+    film = _film(rng, size, dark=kind in ("dark_on_tag", "faint_text", "mirrored_text") and rng.random() < 0.6)
+    if kind != "dark_on_tag" and rng.random() < 0.3:  # tags are stuck on the film, off the breast
         return _with_boundary(rng, _tissue(rng, size), film, rng.uniform(0.15, 0.5))
     return film
 
@@ -281,6 +296,9 @@ def _finish(rng: np.random.Generator, canvas: np.ndarray) -> np.ndarray:
 def render_tile(plan: TilePlan, seed: int, tile_size: int, lettering: LetteringStyle) -> np.ndarray:
     """The tile_size x tile_size uint8 image that `plan` describes."""
     rng = _tile_rng(seed, plan.split, plan.index, stream=1)
+    if plan.kind == "edge_text":
+        canvas, border, side = _film_edge(rng, tile_size, lettered=True)
+        return _finish(rng, draw_edge_text(canvas, border, side, lettering, rng))
     canvas = _background(rng, plan.kind, tile_size)
     if plan.kind == "mass":
         canvas = _mass(rng, canvas, malignant=plan.tile_class == 4)
@@ -288,6 +306,12 @@ def render_tile(plan: TilePlan, seed: int, tile_size: int, lettering: LetteringS
         canvas = _calcifications(rng, canvas, malignant=plan.tile_class == 3)
     elif plan.kind == "label_strip":
         canvas = draw_label_strip(canvas, lettering, rng)
+    elif plan.kind == "dark_on_tag":
+        canvas = draw_tag(canvas, lettering, rng)
+    elif plan.kind == "margin_digits":
+        canvas = draw_margin_digits(canvas, lettering, rng)
+    elif plan.kind == "marker":
+        canvas = draw_marker(canvas, rng)
     elif plan.kind in TEXT_KINDS:
         canvas = draw_text(canvas, plan.kind, lettering, rng)
     return _finish(rng, canvas)
@@ -295,17 +319,19 @@ def render_tile(plan: TilePlan, seed: int, tile_size: int, lettering: LetteringS
 
 # ---- the dataset ----
 
-def _check_params(n_train: object, n_test: object, seed: object, tile_size: object,
-                  annotation_fraction: object, workers: object) -> None:
-    for name, value, low in (("synthesize.n_train", n_train, 1), ("synthesize.n_test", n_test, 1),
-                             ("common.seed", seed, 0), ("synthesize.tile_size", tile_size, 64),
-                             ("workers", workers, 1)):
-        require(isinstance(value, (int, np.integer)) and not isinstance(value, bool),
-                f"{name} must be an integer, got {value!r}")
-        require(value >= low, f"{name} must be >= {low}, got {value}")
-    require(isinstance(annotation_fraction, (int, float)) and not isinstance(annotation_fraction, bool)
-            and 0 <= annotation_fraction <= 1,
-            f"synthesize.annotation_fraction must be a number in [0, 1], got {annotation_fraction!r}")
+MARKER = ".tilescan-synthetic"  # written into every folder synthesize makes; only such a folder is replaced
+
+
+def check_replaceable(out_dir: Path) -> None:
+    """Refuse unless out_dir is absent, empty, or a folder synthesize made (it holds MARKER): the stage
+    replaces out_dir, and must never delete a user's folder."""
+    out_dir = Path(out_dir)
+    if out_dir.is_symlink() or (out_dir.exists() and not out_dir.is_dir()):
+        raise TilescanError(f"synthesize.out_dir: {out_dir} exists and is not a folder synthesize made; "
+                            "choose another path")
+    if out_dir.is_dir() and any(out_dir.iterdir()) and not (out_dir / MARKER).is_file():
+        raise TilescanError(f"synthesize.out_dir: {out_dir} exists and was not made by synthesize (no {MARKER} "
+                            "in it); it is left untouched: choose another path")
 
 
 def _write_tile(job: tuple[TilePlan, int, int, LetteringStyle, Path]) -> TilePlan:
@@ -325,12 +351,13 @@ def synthesize(out_dir: Path, n_train: int, n_test: int, seed: int, tile_size: i
     progress, if given, wraps the stream of finished tiles (called as progress(iterable, total=n)), e.g. tqdm.
     Returns counts: n_train, n_test, n_annotation_train, n_annotation_test.
     """
-    _check_params(n_train, n_test, seed, tile_size, annotation_fraction, workers)
     lettering = lettering_style(style)
     out_dir = Path(out_dir)
     # tiles left by an earlier, larger run would sit unlisted beside the new ones
     require(not out_dir.exists() or not any(out_dir.iterdir()),
             f"synthesize.out_dir: {out_dir} exists and is not empty")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / MARKER).write_text("made by tilescan's synthesize stage: it may replace this folder\n")
     plans = [plan_tile(seed, "train", i, annotation_fraction) for i in range(n_train)]
     plans += [plan_tile(seed, "test", i, annotation_fraction) for i in range(n_test)]
     folders = {"train": out_dir / "train_images", "test": out_dir / "test_images"}
