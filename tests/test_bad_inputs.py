@@ -218,7 +218,7 @@ def clustered_work(tmp_path):
 def test_unknown_query_id(clustered_work, stage):
     work, ids = clustered_work
     set_params(work, {"knn_report.queries": [ids[0], "c9999"]})
-    refused(work, stage, "knn_report.queries", "c9999")
+    refused(work, stage, "knn_report.queries", "c9999", "not in data.raw_dir's (raw) readable class-0 tiles")
 
 
 @pytest.mark.parametrize("param, value", [
