@@ -120,7 +120,7 @@ def train_detector(tiles: list[np.ndarray], query_tiles: list[np.ndarray], confi
                  loss=keras.losses.BinaryCrossentropy(label_smoothing=config.label_smoothing),
                  metrics=["accuracy"])
     with tqdm(total=steps, desc="fit detector", unit="batch", mininterval=2.0) as bar:
-        progress = keras.callbacks.LambdaCallback(on_train_batch_end=lambda *_: bar.update())
+        progress = keras.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs=None: bar.update())
         history = core.fit(data, epochs=1, verbose=0, shuffle=False, callbacks=[progress])
     end = time.perf_counter()
     summary = {"examples": len(images), "query_examples": drawn.count("query"),
