@@ -5,6 +5,11 @@ import keras
 from keras import layers
 
 from tilescan.errors import TilescanError
+from tilescan.runtime import configure_tensorflow
+
+# Every stage that runs TensorFlow (train_autoencoder, encode, report) reaches it through this module: pin
+# its thread pools here, on import, before the first op starts the runtime (a no-op in unpinned processes).
+configure_tensorflow()
 
 
 def check_model_params(img_size: int, channels: int, filters: list[int], latent_dim: int) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import traceback
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, NoReturn
 
 import yaml
 
@@ -55,13 +55,18 @@ def param(params: dict[str, Any], dotted: str, kind: type | None = None) -> Any:
     raise TilescanError(f"{dotted} must be {'a list' if kind is list else f'a {kind.__name__}'}, got {value!r}")
 
 
+def fail(exc: TilescanError) -> NoReturn:
+    """The one wording of bad input: one 'error:' line on stderr, exit status 1."""
+    print(f"error: {exc}", file=sys.stderr)
+    sys.exit(1)
+
+
 def run_stage(main: Callable[[dict[str, Any]], str]) -> None:
     """Run main(params); print its one-line summary, or one 'error:' line and exit 1 on bad input."""
     try:
         summary = main(load_params())
     except TilescanError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(1)
+        fail(exc)
     except KeyboardInterrupt:
         print("error: interrupted; no outputs were written", file=sys.stderr)
         sys.exit(130)
