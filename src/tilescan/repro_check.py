@@ -39,7 +39,8 @@ def output_hashes(lock: dict) -> dict[str, tuple[str, str | None]]:
 def hash_differences(committed: dict, reproduced: dict) -> list[str]:
     """One line per output whose hash differs (or that only one of the two dvc.locks has), in stage order."""
     old, new = output_hashes(committed), output_hashes(reproduced)
-    order = {stage: i for i, stage in enumerate([*(committed.get("stages") or {}), *(reproduced.get("stages") or {})])}
+    stages = [*(committed.get("stages") or {}), *(reproduced.get("stages") or {})]
+    order = {stage: stages.index(stage) for stage in stages}  # pipeline order: first appearance
     lines = []
     for path in sorted(old.keys() | new.keys(), key=lambda p: (order[(old.get(p) or new[p])[0]], p)):
         stage, before = old.get(path, (None, None))
