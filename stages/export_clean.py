@@ -1,4 +1,7 @@
 """Stage export_clean: training_data.csv / test_data.csv without the flagged (and mostly-black) tiles."""
+import tilescan.pinned  # noqa: F401  (first: pins the math before NumPy/TF load; see tilescan/runtime.py)
+
+# isort: split
 from tilescan import artifacts
 from tilescan.atomic import staged_outputs
 from tilescan.export import read_table, remove_ids, write_table
