@@ -7,7 +7,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONHASHSEED := 0
 
-.PHONY: setup run lint test bench review-curve holdout clean
+.PHONY: setup run lint test bench review-curve repro-check holdout clean
 
 setup: $(STAMP)
 
@@ -32,6 +32,11 @@ bench: $(STAMP)
 
 review-curve: $(STAMP)
 	$(BIN)/python benchmarks/review_curve.py --out metrics/review_curve.json
+
+# A fresh clone of HEAD runs `make run` (its own .venv); its dvc.lock must equal the committed one byte for
+# byte. TOLERANT=1 compares metrics within tolerances instead (GPU, ARM, fewer cores than common.threads).
+repro-check: $(STAMP)
+	$(BIN)/python -m tilescan.repro_check $(if $(TOLERANT),--tolerant)
 
 clean:
 	rm -rf data models dvclive reports

@@ -29,10 +29,10 @@ ROOT = HERE.parent
 REPEATS = 3  # runs of each encode measurement; the fastest is reported
 FULL = {"encode_tiles": 10000, "seed_loop_tiles": 300, "train_tiles": 2048, "train_epochs": 3,
         "seed_arch_steps": 3, "prepare_png_tiles": 1000, "scale_tiles": 50000, "cluster_points": 50000,
-        "scoring_tiles": 512}
+        "pins_feature_tiles": 100, "pins_train_tiles": 1024, "pins_train_epochs": 2, "scoring_tiles": 512}
 QUICK = {"encode_tiles": 1024, "seed_loop_tiles": 20, "train_tiles": 256, "train_epochs": 2,
          "seed_arch_steps": 2, "prepare_png_tiles": 40, "scale_tiles": 500, "cluster_points": 2000,
-         "scoring_tiles": 64}
+         "pins_feature_tiles": 6, "pins_train_tiles": 128, "pins_train_epochs": 2, "scoring_tiles": 64}
 # The per-tile cost of scoring, for comparison: reading a tile's lettering with an OCR engine instead.
 OCR_REFERENCE = "Tesseract-class OCR: 3-4 tiles/s on 2 cores"
 SEED_ARCH = {"img_size": 128, "channels": 3, "filters": [128, 64, 32], "dense_units": 256, "latent_dim": 150,
@@ -317,6 +317,45 @@ def bench_scoring(params: dict, sizes: dict, work: Path) -> dict:
             "scoring_reference": OCR_REFERENCE}
 
 
+# ---- the speed cost of the math pins ---------------------------------------------------------------------
+
+def bench_pins(params: dict, sizes: dict, work: Path) -> dict:
+    """Features of real synthetic tiles and a short autoencoder fit, each in a child process with and without
+    the math pins (tilescan.runtime.math_env), alternating twice; the fastest run of each is reported."""
+    from tilescan.runtime import math_env
+    from tilescan.synth import lettering_style, plan_tile, render_tile
+
+    seed, threads = int(params["common"]["seed"]), int(params["common"].get("threads", 2))
+    tiles_file = work / "pins_tiles.npy"
+    np.save(tiles_file, np.stack([render_tile(plan_tile(seed, "train", i, 0.04), seed, 299, lettering_style("default"))
+                                  for i in range(sizes["pins_feature_tiles"])]))
+    unpinned = {k: v for k, v in os.environ.items()
+                if k not in math_env(threads) and k not in ("NPY_DISABLE_CPU_FEATURES", "DNNL_MAX_CPU_ISA")}
+    envs = {"unpinned": unpinned, "pinned": {**unpinned, **math_env(threads)}}
+    workloads = {"features": [str(tiles_file)],
+                 "train": [str(sizes["pins_train_tiles"]), str(sizes["pins_train_epochs"])]}
+    runs = {(w, e): [] for w in workloads for e in envs}
+    for _ in range(2):
+        for workload, extra in workloads.items():
+            for name, env in envs.items():
+                out = subprocess.run([sys.executable, str(HERE / "pins_probe.py"), workload, str(ROOT / "params.yaml"),
+                                      str(work), *extra], env=env, capture_output=True, text=True, check=True)
+                result = json.loads(out.stdout.strip().splitlines()[-1])
+                runs[workload, name].append(result)
+                log(f"pins: {workload} {name}: {result['tiles_per_s']} tiles/s (NumPy {result['numpy_dispatch']})")
+    figures = {"pins_threads": threads, "pins_feature_tiles": sizes["pins_feature_tiles"],
+               "pins_train_tiles": sizes["pins_train_tiles"], "pins_train_epochs_timed": sizes["pins_train_epochs"] - 1}
+    for workload in workloads:
+        for name in envs:
+            figures[f"pins_{workload}_{name}_tiles_per_s"] = max(r["tiles_per_s"] for r in runs[workload, name])
+            figures[f"pins_{workload}_{name}_runs_tiles_per_s"] = [r["tiles_per_s"] for r in runs[workload, name]]
+            figures[f"pins_{name}_numpy_dispatch"] = runs[workload, name][0]["numpy_dispatch"]
+        # how many times longer the pinned run takes
+        figures[f"pins_{workload}_slowdown"] = round(figures[f"pins_{workload}_unpinned_tiles_per_s"]
+                                                     / figures[f"pins_{workload}_pinned_tiles_per_s"], 2)
+    return figures
+
+
 # ---- machine and versions ------------------------------------------------------------------------------
 
 def machine() -> dict:
@@ -349,7 +388,8 @@ def versions() -> dict:
 
 
 BENCHMARKS = {"encode": bench_encode, "train": bench_train, "train_seed_arch": bench_train_seed_arch,
-              "prepare": bench_prepare, "scale": bench_scale, "cluster": bench_cluster, "scoring": bench_scoring}
+              "prepare": bench_prepare, "scale": bench_scale, "cluster": bench_cluster, "pins": bench_pins,
+              "scoring": bench_scoring}
 
 
 def main() -> int:

@@ -1,4 +1,7 @@
 """Stage dbscan: cluster the scaled latents; k-distance curve; cluster of each query tile."""
+import tilescan.pinned  # noqa: F401  (first: pins the math before NumPy/TF load; see tilescan/runtime.py)
+
+# isort: split
 import numpy as np
 import pandas as pd
 

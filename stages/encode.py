@@ -1,4 +1,7 @@
 """Stage encode: every prepared tile (train, then val) -> latent vector and reconstruction error."""
+import tilescan.pinned  # noqa: F401  (first: pins the math before NumPy/TF load; see tilescan/runtime.py)
+
+# isort: split
 import numpy as np
 
 from tilescan import artifacts

@@ -1,5 +1,8 @@
 """Stage evaluate: quality of the flagged list against ground truth (data.labels_csv), over class-0 train
 tiles, with the precision-recall curve."""
+import tilescan.pinned  # noqa: F401  (first: pins the math before NumPy/TF load; see tilescan/runtime.py)
+
+# isort: split
 from pathlib import Path
 
 import pandas as pd

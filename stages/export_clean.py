@@ -1,5 +1,8 @@
 """Stage export_clean: training_data.csv / test_data.csv without the flagged (and, with drop_black, the
 mostly-black) tiles."""
+import tilescan.pinned  # noqa: F401  (first: pins the math before NumPy/TF load; see tilescan/runtime.py)
+
+# isort: split
 from tilescan import artifacts
 from tilescan.atomic import staged_outputs
 from tilescan.export import read_table, remove_ids, write_table

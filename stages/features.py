@@ -1,4 +1,7 @@
 """Stage features: image statistics of every prepared tile, measured on the raw tile at full resolution."""
+import tilescan.pinned  # noqa: F401  (first: pins the math before NumPy/TF load; see tilescan/runtime.py)
+
+# isort: split
 import json
 
 import numpy as np

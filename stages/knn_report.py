@@ -1,5 +1,8 @@
 """Stage knn_report: each query's k nearest tiles in latent space (correctly indexed), the neighbour grid,
 and the ranked flagged list of every prepared tile (scored by knn_report.method, with the score components)."""
+import tilescan.pinned  # noqa: F401  (first: pins the math before NumPy/TF load; see tilescan/runtime.py)
+
+# isort: split
 from tilescan import artifacts
 from tilescan.atomic import staged_outputs
 from tilescan.cluster import query_positions

@@ -1,4 +1,7 @@
 """Stage prepare: raw dataset -> resized uint8 arrays (train, val) + index (mostly-black tiles marked)."""
+import tilescan.pinned  # noqa: F401  (first: pins the math before NumPy/TF load; see tilescan/runtime.py)
+
+# isort: split
 from tilescan import artifacts
 from tilescan.atomic import staged_outputs
 from tilescan.params import Params

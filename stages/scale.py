@@ -1,4 +1,7 @@
 """Stage scale: StandardScaler on the latents; parameters saved as JSON, scaled latents as .npy."""
+import tilescan.pinned  # noqa: F401  (first: pins the math before NumPy/TF load; see tilescan/runtime.py)
+
+# isort: split
 import numpy as np
 
 from tilescan import artifacts

@@ -1,4 +1,7 @@
 """Stage synthesize: the synthetic DDSM-like tile dataset (PNG tiles, the notebook's CSVs, ground-truth labels)."""
+import tilescan.pinned  # noqa: F401  (first: pins the math before NumPy/TF load; see tilescan/runtime.py)
+
+# isort: split
 import sys
 from functools import partial
 

@@ -1,9 +1,13 @@
 """Stage train_autoencoder: fit the notebook's autoencoder on the prepared train tiles that are not mostly black
 (val = test class 0, likewise)."""
+import tilescan.pinned  # noqa: F401  (first: pins the math before NumPy/TF load; see tilescan/runtime.py)
+
+# isort: split
 from tilescan import artifacts
 from tilescan.atomic import staged_outputs
 from tilescan.errors import TilescanError
 from tilescan.params import Params
+from tilescan.runtime import pins_in_force
 from tilescan.stage import model_shape, run_stage
 from tilescan.tiles import RowSubset
 from tilescan.train import TrainConfig, train_autoencoder
@@ -22,11 +26,13 @@ def main(params: Params) -> str:
     if train_tiles.shape[1] != shape["img_size"]:
         raise TilescanError(f"common.img_size is {shape['img_size']} but {artifacts.split_file('train')} holds "
                             f"{train_tiles.shape[1]}-pixel tiles: re-run prepare")
-    outputs = (artifacts.MODEL_WEIGHTS, artifacts.METRICS_FILES["train"], artifacts.TRAIN_LIVE)
-    with staged_outputs(*outputs) as (weights, metrics_file, live_dir):
+    outputs = (artifacts.MODEL_WEIGHTS, artifacts.METRICS_FILES["train"], artifacts.METRICS_FILES["runtime"],
+               artifacts.TRAIN_LIVE)
+    with staged_outputs(*outputs) as (weights, metrics_file, runtime_file, live_dir):
         _, _, autoencoder, summary = train_autoencoder(train_tiles, val_tiles, config, live_dir)
         autoencoder.save_weights(weights)
         artifacts.write_metrics(metrics_file, summary)
+        artifacts.write_metrics(runtime_file, pins_in_force())
     return (f"train_autoencoder: {summary['epochs_run']} epochs on {summary['train_tiles']} tiles, "
             f"loss {summary['loss']:.4f}, val_loss {summary['val_loss']:.4f} -> {artifacts.MODEL_WEIGHTS}")
 

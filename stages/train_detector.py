@@ -2,6 +2,9 @@
 lettering composited onto a seeded sample of them; query tiles as extra positives), then the lettering
 probability of every prepared tile. Tiles are read from data.raw_dir at full resolution: the prepared arrays
 are shrunk for the autoencoder (64 px), too small for an 8-px digit."""
+import tilescan.pinned  # noqa: F401  (first: pins the math before NumPy/TF load; see tilescan/runtime.py)
+
+# isort: split
 import time
 
 import numpy as np

@@ -64,12 +64,6 @@ def test_multi_worker_with_tf_config_says_why_it_is_refused(tmp_path, monkeypatc
         train_autoencoder(tiles, tiles, TrainConfig(**TINY, strategy="multi_worker"), tmp_path / "live")
 
 
-def test_unknown_strategy_is_refused_by_name(tmp_path):
-    tiles = np.zeros((4, 16, 16), dtype=np.uint8)
-    with pytest.raises(TilescanError, match=r"train_autoencoder\.strategy must be one of"):
-        train_autoencoder(tiles, tiles, TrainConfig(**TINY, strategy="horovod"), tmp_path / "live")
-
-
 def test_mixed_precision_computes_in_float16_outputs_float32_and_leaves_the_policy(tmp_path):
     import keras
 

@@ -81,6 +81,7 @@ def make_inputs(queries=("t3", "t25"), truth: bool = True, n: int = 40) -> Repor
                                "val": {"read": 10, "kept": 10, "dropped_black": 0, "skipped_unreadable": 0}}},
         "train": {"loss": 0.6, "val_loss": 0.65, "epochs_run": 2},
         "detector": {"examples": 64, "loss": 0.5},
+        "runtime": {"env": {"NPY_ENABLE_CPU_FEATURES": "X86_V3"}, "numpy": {"dispatch_enabled": ["X86_V3"]}},
         "dbscan": {"eps": 0.9, "n_clusters": 2, "largest_clusters": [12, 8], "query_clusters": {"t3": 0}},
         "knn_report": {"method": "baseline", "k": 3},
         "quality": ({"labels_csv": "truth.csv", "split": "train", "average_precision": 0.5, "precision": 0.4,

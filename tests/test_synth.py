@@ -2,8 +2,11 @@
 import ast
 import importlib.util
 import os
+import sys
+import types
 from functools import partial
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import pandas as pd
@@ -133,9 +136,12 @@ def test_missing_holdout_fonts_say_how_to_install_them(tmp_path, monkeypatch):
 
 
 def load_stage():
+    """stages/synthesize.py as a module, its main callable in this process. Its first import pins the math, which
+    refuses to run once NumPy is loaded (as here); tests/test_runtime.py checks the pins in fresh processes."""
     spec = importlib.util.spec_from_file_location("synthesize_stage", ROOT / "stages" / "synthesize.py")
     stage = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(stage)
+    with mock.patch.dict(sys.modules, {"tilescan.pinned": types.ModuleType("tilescan.pinned")}):
+        spec.loader.exec_module(stage)
     return stage
 
 

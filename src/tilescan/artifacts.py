@@ -53,8 +53,8 @@ CLEAN_CSVS = {"train": REPORTS / "training_data.clean.csv", "val": REPORTS / "te
 REPORT_HTML = REPORTS / "index.html"
 # metrics of every stage that writes one (metrics/bench.json is not a pipeline output)
 METRICS = Path("metrics")
-METRICS_MADE_BY = {"prepare": "prepare", "train": "train_autoencoder", "detector": "train_detector",
-                   "dbscan": "dbscan", "knn_report": "knn_report",
+METRICS_MADE_BY = {"prepare": "prepare", "train": "train_autoencoder", "runtime": "train_autoencoder",
+                   "detector": "train_detector", "dbscan": "dbscan", "knn_report": "knn_report",
                    "quality": "evaluate", "export_clean": "export_clean"}
 METRICS_FILES = {name: METRICS / f"{name}.json" for name in METRICS_MADE_BY}
 

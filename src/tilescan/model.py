@@ -4,6 +4,12 @@ from __future__ import annotations
 import keras
 from keras import layers
 
+from tilescan.runtime import configure_tensorflow
+
+# Every stage that runs TensorFlow (train_autoencoder, encode, report) reaches it through this module: pin
+# its thread pools here, on import, before the first op starts the runtime (a no-op in unpinned processes).
+configure_tensorflow()
+
 
 def _conv_bn_relu(x, width: int, transpose: bool = False):
     conv = layers.Conv2DTranspose if transpose else layers.Conv2D

@@ -5,7 +5,7 @@ from __future__ import annotations
 import signal
 import sys
 import traceback
-from typing import Callable
+from typing import Callable, NoReturn
 
 from tilescan.errors import TilescanError
 from tilescan.params import Params, load_params
@@ -19,6 +19,12 @@ def _raise_terminated(signum, frame) -> None:
     raise Terminated
 
 
+def fail(exc: TilescanError) -> NoReturn:
+    """The one wording of bad input: one 'error:' line on stderr, exit status 1."""
+    print(f"error: {exc}", file=sys.stderr)
+    sys.exit(1)
+
+
 def run_stage(main: Callable[[Params], str]) -> None:
     """Run main(params) with params.yaml validated (tilescan.params); print its one-line summary, or one
     'error:' line and exit 1 on bad input. Ctrl-C and SIGTERM stop the stage without leaving temporary
@@ -27,8 +33,7 @@ def run_stage(main: Callable[[Params], str]) -> None:
     try:
         summary = main(load_params())
     except TilescanError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(1)
+        fail(exc)
     except KeyboardInterrupt as exc:
         print("error: interrupted; no outputs were written", file=sys.stderr)
         sys.exit(143 if isinstance(exc, Terminated) else 130)

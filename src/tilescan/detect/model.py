@@ -11,6 +11,12 @@ from __future__ import annotations
 import keras
 from keras import layers
 
+from tilescan.runtime import configure_tensorflow
+
+# train_detector reaches TensorFlow through this module: pin its thread pools on import, before the first op
+# (as tilescan.model does for the autoencoder; a no-op in unpinned processes).
+configure_tensorflow()
+
 DEFAULT_INPUT_SIZE = 160
 DEFAULT_WIDTHS = (12, 20, 32, 48, 64)
 
