@@ -7,7 +7,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONHASHSEED := 0
 
-.PHONY: setup run lint test bench review-curve repro-check holdout clean
+.PHONY: setup fonts run lint test bench review-curve repro-check holdout clean
 
 setup: $(STAMP)
 
@@ -17,14 +17,26 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet -r requirements.txt
 	touch $(STAMP)
 
-run: $(STAMP)
+# Debian font packages: the detector composites lettering with FreeFont and URW base35; the holdout synthetic
+# style draws with Liberation. Installed here when missing and running as root, else named in one line.
+FONT_PACKAGES := fonts-freefont-ttf:/usr/share/fonts/truetype/freefont fonts-urw-base35:/usr/share/fonts/opentype/urw-base35 \
+	fonts-liberation:/usr/share/fonts/truetype/liberation
+fonts:
+	@missing=""; for entry in $(FONT_PACKAGES); do test -d "$${entry#*:}" || missing="$$missing $${entry%%:*}"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing$$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "error: missing font packages; run: sudo apt-get install$$missing" >&2; exit 1; fi; \
+	fi
+
+run: $(STAMP) fonts
 	dvc repro
 	dvc status
 
 lint: $(STAMP)
 	$(BIN)/ruff check src stages tests benchmarks
 
-test: lint
+test: lint fonts
 	$(BIN)/python -m pytest -ra
 
 bench: $(STAMP)

@@ -1,4 +1,6 @@
 """The lettering detector's compositor (each drawing kind, checked on its output), its training set and model."""
+from pathlib import Path
+
 import numpy as np
 import pytest
 from scipy import ndimage
@@ -31,6 +33,32 @@ def test_fonts_exclude_the_generators_fonts():
     names = [f.name.lower() for f in font_files()]
     assert len(names) >= 20
     assert not any("dejavu" in n or "liberation" in n for n in names)
+
+
+def test_font_order_does_not_depend_on_where_matplotlib_is_installed(monkeypatch, tmp_path):
+    """A fresh clone's .venv under /tmp once sorted matplotlib's fonts before /usr/share/fonts (and /work's
+    after them), so every seeded font choice, and the detector trained on them, differed between checkouts."""
+    import matplotlib
+
+    system = tmp_path / "m" / "system"
+    system.mkdir(parents=True)
+    for folder, _ in composite.SYSTEM_FONT_DIRS:
+        for font in sorted(folder.iterdir())[:3]:
+            (system / font.name).symlink_to(font)
+    monkeypatch.setattr(composite, "SYSTEM_FONT_DIRS", ((system, "fonts-freefont-ttf"),))
+    source = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
+    orders = []
+    for place in ("a", "z"):  # the virtual environment before, then after, the system fonts
+        copy = tmp_path / place / "fonts" / "ttf"
+        copy.mkdir(parents=True)
+        for name in composite.MATPLOTLIB_FONTS:
+            (copy / name).symlink_to(source / name)
+        monkeypatch.setattr(matplotlib, "get_data_path", lambda root=tmp_path / place: str(root))
+        composite.font_files.cache_clear()
+        orders.append([f.name for f in composite.font_files()])
+    monkeypatch.undo()
+    composite.font_files.cache_clear()
+    assert orders[0] == orders[1]
 
 
 def test_a_missing_font_folder_names_the_package(monkeypatch, tmp_path):

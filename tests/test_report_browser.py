@@ -168,9 +168,10 @@ def test_review_in_the_browser_feeds_the_next_run(pipeline_repo, browser, tmp_pa
     assert focused(page) == order[position + 1]
     page.keyboard.press("ArrowLeft")
     assert focused(page) == c
-    top = page.evaluate("document.activeElement.getBoundingClientRect().top")
+    # positions in the document, not the viewport: moving the focus may scroll the page
+    top = page.evaluate("document.activeElement.getBoundingClientRect().top + window.scrollY")
     page.keyboard.press("ArrowDown")
-    assert page.evaluate("document.activeElement.getBoundingClientRect().top") > top
+    assert page.evaluate("document.activeElement.getBoundingClientRect().top + window.scrollY") > top
     page.keyboard.press("ArrowUp")
     page.click(f"{css_id(c)} >> img")
     page.keyboard.press("n")                       # C: not lettering; the focus moves on

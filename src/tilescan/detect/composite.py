@@ -40,8 +40,8 @@ MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", 
 
 @lru_cache(maxsize=1)
 def font_files() -> tuple[Path, ...]:
-    """Every usable font file: FreeFont, URW base35 and matplotlib's STIX / Computer Modern (sorted, so the
-    list and hence seeded choices are the same on every machine with the same packages). A missing Debian
+    """Every usable font file: FreeFont, URW base35 and matplotlib's STIX / Computer Modern (sorted by name, so
+    the list and hence seeded choices are the same in every checkout with the same packages). A missing Debian
     font folder is a TilescanError naming the package to install."""
     found: list[Path] = []
     for folder, package in SYSTEM_FONT_DIRS:
@@ -53,7 +53,10 @@ def font_files() -> tuple[Path, ...]:
 
     mpl = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
     found += [mpl / name for name in MATPLOTLIB_FONTS if (mpl / name).is_file()]
-    return tuple(sorted(p for p in found if not any(w in p.name.lower() for w in EXCLUDED_FONT_WORDS)))
+    # sorted by file name, not path: where the virtual environment lives (matplotlib's fonts) must not change the
+    # order, and with it every seeded font choice
+    usable = (p for p in found if not any(w in p.name.lower() for w in EXCLUDED_FONT_WORDS))
+    return tuple(sorted(usable, key=lambda p: (p.name, str(p))))
 
 
 @lru_cache(maxsize=512)
