@@ -10,7 +10,7 @@ from helpers import make_workdir, refused, set_params, succeeded, write_clusters
 from tilescan.errors import TilescanError
 from tilescan.features import FEATURE_NAMES
 from tilescan.review import apply_verdicts, disagreement, load_verdicts, review_queue, verdict_rows
-from tilescan.score import knn_report, tilescan_scores
+from tilescan.score import knn_report, statistics_scores
 
 NAMES = list(FEATURE_NAMES)
 ODD_IDS = ["NA", "0053", 'say "cheese", $HOME', "naïve ✓", "c1", ""]
@@ -83,13 +83,13 @@ def _features(n=80, seed=0):
 
 def test_positives_teach_the_query_part_and_negatives_push_back():
     features, none = _features(), np.zeros(0, np.int64)
-    plain, _, plain_parts = tilescan_scores(features, NAMES, none, 0.9, 0)
-    taught, _, parts = tilescan_scores(features, NAMES, none, 0.9, 0, positives=np.array([60, 61]))
+    plain, _, plain_parts = statistics_scores(features, NAMES, none, 0.9, 0)
+    taught, _, parts = statistics_scores(features, NAMES, none, 0.9, 0, positives=np.array([60, 61]))
     assert "query_similarity" not in plain_parts and set(parts) == {"evidence", "query_similarity"}
     assert np.array_equal(parts["evidence"], plain_parts["evidence"])  # verdicts touch only the learned part
     assert taught[62:].mean() > plain[62:].mean()
     # marking some of the odd tiles "not lettering" lowers the learned similarity of the rest of them
-    _, _, mixed = tilescan_scores(features, NAMES, none, 0.9, 0, positives=np.array([60, 61]),
+    _, _, mixed = statistics_scores(features, NAMES, none, 0.9, 0, positives=np.array([60, 61]),
                                   negatives=np.arange(62, 70))
     assert mixed["query_similarity"][70:].mean() < parts["query_similarity"][70:].mean()
 

@@ -12,8 +12,8 @@ from tilescan.score import (
     detector_scores,
     knn_report,
     percentile_rank,
+    statistics_scores,
     text_evidence,
-    tilescan_scores,
 )
 
 NAMES = list(FEATURE_NAMES)
@@ -51,10 +51,10 @@ def test_text_evidence_orders_by_stroke_statistics():
 
 def test_tilescan_flags_only_tiles_with_strokes():
     features = _features([0.0] * 18 + [0.5, 0.9])
-    score, flagged, _ = tilescan_scores(features, NAMES, np.array([], dtype=int), threshold=0.5, seed=0)
+    score, flagged, _ = statistics_scores(features, NAMES, np.array([], dtype=int), threshold=0.5, seed=0)
     assert flagged.tolist() == [False] * 18 + [True, True]
     # a tile without strokes is never flagged, however low the threshold
-    assert not tilescan_scores(features, NAMES, np.array([], dtype=int), 0.0, 0)[1][:18].any()
+    assert not statistics_scores(features, NAMES, np.array([], dtype=int), 0.0, 0)[1][:18].any()
 
 
 def test_tilescan_queries_pull_similar_tiles_up():
@@ -63,10 +63,10 @@ def test_tilescan_queries_pull_similar_tiles_up():
     features[:, NAMES.index("stroke_components")] = np.abs(features[:, NAMES.index("stroke_components")])
     odd = NAMES.index("lbp_3")
     features[50:, odd] += 8.0  # ten tiles share an unusual statistic; two of them are queries
-    plain, _, _ = tilescan_scores(features, NAMES, np.array([], dtype=int), 0.9, 0)
-    guided, _, _ = tilescan_scores(features, NAMES, np.array([50, 51]), 0.9, 0)
+    plain, _, _ = statistics_scores(features, NAMES, np.array([], dtype=int), 0.9, 0)
+    guided, _, _ = statistics_scores(features, NAMES, np.array([50, 51]), 0.9, 0)
     assert guided[52:].mean() > plain[52:].mean()
-    assert tilescan_scores(features, NAMES, np.array([50, 51]), 1.0, 0)[1][[50, 51]].all()  # queries always flagged
+    assert statistics_scores(features, NAMES, np.array([50, 51]), 1.0, 0)[1][[50, 51]].all()  # queries always flagged
     assert np.all((guided >= 0) & (guided <= 1))
 
 

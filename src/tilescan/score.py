@@ -118,8 +118,6 @@ def statistics_scores(features: np.ndarray, names: list[str], query_rows: np.nda
     return score, with_queries(flagged, query_rows), components
 
 
-tilescan_scores = statistics_scores  # the former name
-
 
 # --- the detector, alone and combined -----------------------------------------------------------------
 
