@@ -77,12 +77,14 @@ def _changed(out, base, threshold=15):
 
 
 @pytest.mark.parametrize("kind", LETTERING_KINDS)
-def test_each_lettering_kind_draws_lettering(kind):
+def test_each_lettering_kind_draws_visible_lettering(kind):
+    """Over many draws (tiny, blurred letters included) every positive shows strokes: none fades to nothing."""
     base = _tile()
-    out, drawn = composite_lettering(base, np.random.default_rng(1), kind)
-    assert out.dtype == np.uint8 and out.shape == base.shape and drawn in LETTERING_KINDS
-    changed = _changed(out, base)
-    assert 10 < changed.sum() < 0.9 * base.size
+    for seed in range(40):
+        out, drawn = composite_lettering(base, np.random.default_rng(seed), kind)
+        assert out.dtype == np.uint8 and out.shape == base.shape and drawn in LETTERING_KINDS
+        changed = _changed(out, base)
+        assert 10 < changed.sum() < 0.9 * base.size, f"seed {seed}"
 
 
 def test_polarity_of_the_kinds():

@@ -161,8 +161,12 @@ def _dark_point(tile: np.ndarray, rng: np.random.Generator):
 
 
 def _soften(mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Blur like a film scan, then rescale so the stroke centres keep full coverage: small, thin letters would
+    otherwise fade to an invisible positive (a training example with no lettering to see)."""
     sigma = rng.uniform(0, 1.3) if rng.random() < 0.7 else 0.0
-    return ndimage.gaussian_filter(mask, sigma) if sigma > 0.2 else mask
+    soft = ndimage.gaussian_filter(mask, sigma) if sigma > 0.2 else mask
+    peak = float(soft.max())
+    return soft / peak if peak > 0 else soft
 
 
 # --- lettering ------------------------------------------------------------------------------------------------
