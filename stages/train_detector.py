@@ -21,8 +21,9 @@ from tilescan.stage import query_source, run_stage
 def main(params: Params) -> str:
     raw_dir, fmt = resolve_input(params.data.raw_dir, params.data.format)
     settings = params.train_detector
-    config = DetectorConfig(seed=params.common.seed, n_examples=settings.n_examples, crop_size=settings.crop_size,
-                            input_size=settings.input_size, query_share=settings.query_share,
+    config = DetectorConfig(seed=params.common.seed, n_examples=settings.n_examples, epochs=settings.epochs,
+                            crop_size=settings.crop_size, input_size=settings.input_size,
+                            query_share=settings.query_share,
                             batch_size=settings.batch_size, learning_rate=settings.learning_rate,
                             label_smoothing=settings.label_smoothing, distractor_rate=settings.distractor_rate,
                             workers=settings.workers)

@@ -129,6 +129,42 @@ def test_each_hard_negative_changes_the_tile(kind):
     assert drawn == kind and out.shape == base.shape and np.any(out != base)
 
 
+def test_margin_digits_range_from_faint_grey_to_bright():
+    """Film numbers on the black margin are drawn bright and also only a few tens of levels above the film."""
+    peaks = []
+    for seed in range(30):
+        out, _ = composite_lettering(_tile(), np.random.default_rng(seed), "small_digits")
+        peaks.append(int(out[:, :100].max()))
+    assert min(peaks) < 90 and max(peaks) > 200 and all(peak >= 25 for peak in peaks)
+
+
+def test_markers_include_rings_and_bars():
+    """Metal markers: some hollow (a ring: a dark hole inside bright), some long and thin (a bar)."""
+    base, ring, bar = np.full((299, 299), 20, np.uint8), 0, 0
+    for seed in range(30):
+        out, _ = composite_distractor(base, np.random.default_rng(seed), "marker")
+        parts, n = ndimage.label(out > 120)
+        for part in range(1, n + 1):
+            shape = parts == part
+            ring += int((ndimage.binary_fill_holes(shape) & ~shape).sum() > 5)
+            rows, cols = np.nonzero(shape)
+            extent = sorted((np.ptp(rows) + 1, np.ptp(cols) + 1))
+            bar += int(extent[1] > 3 * extent[0] and shape.sum() > 0.7 * extent[0] * extent[1])
+    assert ring >= 3 and bar >= 3
+
+
+def test_dust_often_lands_on_the_black_margin():
+    """Specks on the film margin are hard negatives for small digits there: some dust draws put (nearly) all
+    their specks on the margin (the left third of the test tile), which a uniform scatter never does."""
+    base = _tile()
+    on_margin = 0
+    for seed in range(20):
+        out, _ = composite_distractor(base, np.random.default_rng(seed), "dust")
+        changed = _changed(out, base)
+        on_margin += int(changed[:, :100].sum() >= 0.95 * max(changed.sum(), 1))
+    assert on_margin >= 4
+
+
 def test_make_example_is_seeded():
     a = make_example(_tile(), np.random.default_rng(3), True)
     b = make_example(_tile(), np.random.default_rng(3), True)

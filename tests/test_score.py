@@ -5,6 +5,7 @@ import pytest
 from tilescan.errors import TilescanError
 from tilescan.features import FEATURE_NAMES
 from tilescan.score import (
+    DETECTOR_WEIGHT,
     EVIDENCE,
     baseline_scores,
     check_method,
@@ -81,7 +82,10 @@ def test_combined_ranks_by_both_and_flags_by_values_not_percentiles():
     statistics = np.array([0.2, 0.9, 0.5, 0.7])
     evidence = np.array([0.7, 0.9, 1.0, 0.8])
     score, flagged = combined_scores(probability, statistics, evidence, np.array([], dtype=int), 0.75)
-    assert np.allclose(score, [(1.0 + 0.25) / 2, (0.75 + 1.0) / 2, (0.25 + 0.5) / 2, (0.5 + 0.75) / 2])
+    w = DETECTOR_WEIGHT  # ranks of probability: 1, 0.75, 0.25, 0.5; of statistics: 0.25, 1, 0.5, 0.75
+    assert np.allclose(score, [w * 1.0 + (1 - w) * 0.25, w * 0.75 + (1 - w) * 1.0, w * 0.25 + (1 - w) * 0.5,
+                               w * 0.5 + (1 - w) * 0.75])
+    assert score[0] > score[3]  # equal weights would tie them: the detector weighs more than the statistics
     assert flagged.tolist() == [True, True, False, False]  # (p + evidence) / 2 = 0.8, 0.85, 0.55, 0.7
     # a dataset without lettering: the detector calls every tile clean, so nothing is flagged whatever the ranks
     clean = combined_scores(np.full(100, 0.05), np.linspace(0, 1, 100), np.linspace(0, 1, 100),

@@ -241,6 +241,7 @@ class TrainAutoencoder:
 @dataclass(frozen=True)
 class TrainDetector:
     n_examples: int = spec(Interval(int, 2))
+    epochs: int = spec(Interval(int, 1))
     max_base_tiles: int = spec(Interval(int, 1))
     crop_size: int = spec(Interval(int, 16))
     input_size: int = spec(Interval(int, 16))

@@ -178,7 +178,7 @@ def composite_lettering(tile: np.ndarray, rng: np.random.Generator, kind: str | 
     kind = kind or str(rng.choice(LETTERING_KINDS, p=[0.26, 0.14, 0.14, 0.06, 0.06, 0.17, 0.17]))
     scale = side / 299.0
     if kind == "small_digits":
-        cap = rng.uniform(6, 14) * scale
+        cap = rng.uniform(6, 20) * scale
         text = "".join(rng.choice(list(string.digits + "ABCDLR"), size=int(rng.integers(1, 5))))
     else:
         cap = float(np.exp(rng.uniform(np.log(8), np.log(70)))) * scale
@@ -187,7 +187,8 @@ def composite_lettering(tile: np.ndarray, rng: np.random.Generator, kind: str | 
     letters, tag = _text_layer(rng, text, cap, tagged)
     letters, tag = _rotate_mirror(rng, [letters, tag])
     letters = _soften(letters, rng)
-    centre = _dark_point(tile, rng) if kind in ("margin_text", "small_digits") else None
+    on_margin = kind in ("margin_text", "small_digits") or (kind == "faint_text" and rng.random() < 0.5)
+    centre = _dark_point(tile, rng) if on_margin else None
     y0, x0 = _place(tile.shape, letters, rng, centre)
     m, t = _paste(tile.shape, letters, y0, x0), _paste(tile.shape, tag, y0, x0)
     if not m.any():  # placed entirely off the tile: retry centred
@@ -198,9 +199,12 @@ def composite_lettering(tile: np.ndarray, rng: np.random.Generator, kind: str | 
         kind = "bright_text"
     elif kind in ("bright_text", "margin_text", "small_digits") and local > 180:  # no room for brighter strokes
         kind = "dark_text"
-    if kind in ("bright_text", "margin_text", "small_digits"):
+    if kind == "bright_text":
         level = rng.uniform(max(local + 60, 150), 255)
         out = base * (1 - m) + level * m
+    elif kind in ("margin_text", "small_digits"):  # film numbers: bright or only a few tens of levels above
+        level = local + (255 - local) * float(np.exp(rng.uniform(np.log(0.12), 0.0)))
+        out = base * (1 - m) + max(level, local + 20) * m
     elif kind == "faint_text":
         level = min(255.0, local + rng.uniform(25, 70))
         out = base * (1 - m) + level * m
@@ -218,6 +222,23 @@ def composite_lettering(tile: np.ndarray, rng: np.random.Generator, kind: str | 
 
 # --- hard negatives --------------------------------------------------------------------------------------------
 
+def _add_speck(layer: np.ndarray, y: float, x: float, r: float, stretch: float, angle: float, peak: float) -> None:
+    """Max a Gaussian speck (radius r, `stretch` times longer along `angle`) into `layer`, in place; computed
+    only within 3 radii of its centre (a full-tile grid per speck made dust 30x slower than any other kind)."""
+    H, W = layer.shape
+    reach = int(np.ceil(3 * r * stretch)) + 1
+    y0, y1 = max(0, int(y) - reach), min(H, int(y) + reach + 1)
+    x0, x1 = max(0, int(x) - reach), min(W, int(x) + reach + 1)
+    if y0 >= y1 or x0 >= x1:
+        return
+    yy, xx = np.mgrid[y0:y1, x0:x1].astype(np.float32)
+    u = (yy - y) * np.cos(angle) + (xx - x) * np.sin(angle)
+    v = -(yy - y) * np.sin(angle) + (xx - x) * np.cos(angle)
+    speck = np.exp(-(u * u / stretch ** 2 + v * v) / (2 * r * r)) * peak
+    np.maximum(layer[y0:y1, x0:x1], speck, out=layer[y0:y1, x0:x1])
+
+
+
 def composite_distractor(tile: np.ndarray, rng: np.random.Generator, kind: str | None = None) -> tuple[np.ndarray, str]:
     """Draw one non-lettering look-alike onto a copy of `tile`; returns (uint8 image, kind in DISTRACTOR_KINDS)."""
     H, W = tile.shape
@@ -226,13 +247,21 @@ def composite_distractor(tile: np.ndarray, rng: np.random.Generator, kind: str |
     yy, xx = np.mgrid[0:H, 0:W].astype(np.float32)
     layer = np.zeros((H, W), np.float32)
     level = rng.uniform(150, 255)
-    if kind == "dust":
+    if kind == "dust":  # specks, round or elongated, scattered or clustered (often on the dark margin)
+        centre = _dark_point(tile, rng) if rng.random() < 0.5 else None
+        if centre is None and rng.random() < 0.5:
+            centre = (rng.uniform(0, H), rng.uniform(0, W))
+        spread = rng.uniform(0.05, 0.3) * min(H, W)
         for _ in range(int(rng.integers(3, 60))):
-            y, x, r = rng.uniform(0, H), rng.uniform(0, W), rng.uniform(0.6, 3.0)
-            layer = np.maximum(layer, np.exp(-((yy - y) ** 2 + (xx - x) ** 2) / (2 * r * r)) * rng.uniform(0.4, 1))
+            y, x = rng.uniform((0, 0), (H, W)) if centre is None else rng.normal(centre, spread)
+            r, stretch, a = rng.uniform(0.6, 3.0), rng.uniform(1, 3), rng.uniform(0, np.pi)
+            _add_speck(layer, y, x, r, stretch, a, rng.uniform(0.4, 1))
     elif kind == "straight_edge":  # a film edge: a bright half-plane with a sharp boundary
-        a = rng.uniform(0, np.pi)
-        d = (yy - H / 2) * np.sin(a) + (xx - W / 2) * np.cos(a) - rng.uniform(-0.45, 0.45) * min(H, W)
+        if rng.random() < 0.5:  # anywhere, any angle
+            a, offset = rng.uniform(0, 2 * np.pi), rng.uniform(-0.45, 0.45)
+        else:  # the unexposed border of the film: a band along a tile side, square with the film
+            a, offset = np.deg2rad(90 * rng.integers(4) + rng.normal(0, 2)), rng.uniform(0.35, 0.5)
+        d = (yy - H / 2) * np.sin(a) + (xx - W / 2) * np.cos(a) - offset * min(H, W)
         layer = 1 / (1 + np.exp(np.clip(-d / rng.uniform(0.5, 3), -50, 50)))
         level = rng.uniform(120, 255)
     elif kind == "curved_boundary":  # breast boundary: a large disc edge
@@ -241,17 +270,31 @@ def composite_distractor(tile: np.ndarray, rng: np.random.Generator, kind: str |
         d = r - np.sqrt((yy - cy) ** 2 + (xx - cx) ** 2)
         layer = 1 / (1 + np.exp(np.clip(-d / rng.uniform(1, 8), -50, 50)))
         level = rng.uniform(80, 230)
-    elif kind in ("blob", "marker"):
+    elif kind == "marker":  # metal markers: bright hard-edged discs, rings, bars (no letters)
+        img = Image.new("L", (W, H), 0)
+        draw = ImageDraw.Draw(img)
+        for _ in range(int(rng.integers(1, 3))):
+            y, x, r = rng.uniform(0, H), rng.uniform(0, W), rng.uniform(2, 20) * min(H, W) / 299
+            shape = rng.choice(["disc", "ring", "bar"])
+            if shape in ("disc", "ring"):
+                box = (x - r * rng.uniform(0.7, 1.3), y - r, x + r * rng.uniform(0.7, 1.3), y + r)
+                draw.ellipse(box, fill=255 if shape == "disc" else None, outline=255,
+                             width=int(rng.integers(1, 5)))
+            else:
+                hw, hh = rng.uniform(8, 50), rng.uniform(1.5, 8)
+                hw, hh = (hw, hh) if rng.random() < 0.5 else (hh, hw)
+                draw.rectangle((x - hw, y - hh, x + hw, y + hh), fill=255)
+        layer = ndimage.gaussian_filter(np.asarray(img, np.float32) / 255.0, rng.uniform(0.3, 1.0))
+        level = rng.uniform(200, 255)
+    elif kind == "blob":
         for _ in range(int(rng.integers(1, 4))):
             y, x = rng.uniform(0, H), rng.uniform(0, W)
-            ry, rx = rng.uniform(3, 30, size=2) * (0.4 if kind == "marker" else 1)
+            ry, rx = rng.uniform(3, 30, size=2)
             a = rng.uniform(0, np.pi)
             u = ((yy - y) * np.cos(a) + (xx - x) * np.sin(a)) / ry
             v = (-(yy - y) * np.sin(a) + (xx - x) * np.cos(a)) / rx
             q = u * u + v * v
-            layer = np.maximum(layer, (q < 1).astype(np.float32) if kind == "marker" else np.exp(-q))
-        layer = ndimage.gaussian_filter(layer, 0.7) if kind == "marker" else layer
-        level = 255.0 if kind == "marker" else level
+            layer = np.maximum(layer, np.exp(-q))
     elif kind in ("hair", "scratch"):
         img = Image.new("L", (W, H), 0)
         draw = ImageDraw.Draw(img)

@@ -31,6 +31,7 @@ class DetectorConfig:
 
     seed: int = 42
     n_examples: int = 12000       # examples drawn in all (half positive), independent of dataset size
+    epochs: int = 1               # passes over the examples (drawn once, reshuffled each pass)
     crop_size: int = 96           # training crops, in model pixels
     input_size: int = 160         # a whole tile is shrunk to this many pixels a side at inference
     query_share: float = 0.1      # share of the positives that are augmented query tiles (when given)
@@ -109,22 +110,22 @@ def train_detector(tiles: list[np.ndarray], query_tiles: list[np.ndarray], confi
     size = config.crop_size
     composited = time.perf_counter()
     data = (tf.data.Dataset.from_tensor_slices((images[..., None], labels[:, None]))
-            .shuffle(len(images), seed=config.seed, reshuffle_each_iteration=False)
+            .shuffle(len(images), seed=config.seed, reshuffle_each_iteration=True)
             .batch(config.batch_size)
             .map(lambda x, y: (tf.image.resize(tf.cast(x, tf.float32), (size, size), method="area"), y))
             .prefetch(2))
     core = build_core()
-    steps = int(np.ceil(len(images) / config.batch_size))
+    steps = int(np.ceil(len(images) / config.batch_size)) * config.epochs
     schedule = keras.optimizers.schedules.CosineDecay(config.learning_rate, steps)
     core.compile(optimizer=keras.optimizers.Adam(schedule),
                  loss=keras.losses.BinaryCrossentropy(label_smoothing=config.label_smoothing),
                  metrics=["accuracy"])
     with tqdm(total=steps, desc="fit detector", unit="batch", mininterval=2.0) as bar:
         progress = keras.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs=None: bar.update())
-        history = core.fit(data, epochs=1, verbose=0, shuffle=False, callbacks=[progress])
+        history = core.fit(data, epochs=config.epochs, verbose=0, shuffle=False, callbacks=[progress])
     end = time.perf_counter()
     summary = {"examples": len(images), "query_examples": drawn.count("query"),
-               "epochs": 1, "loss": round(float(history.history["loss"][-1]), 6),
+               "epochs": config.epochs, "loss": round(float(history.history["loss"][-1]), 6),
                "accuracy": round(float(history.history["accuracy"][-1]), 6)}
     timing = {"composite_seconds": round(composited - start, 1), "fit_seconds": round(end - composited, 1)}
     return build_detector(core, config.input_size), summary, timing
