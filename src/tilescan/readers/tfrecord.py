@@ -18,6 +18,7 @@ import numpy as np
 from tilescan.errors import TilescanError, require
 from tilescan.readers import npy
 from tilescan.readers._types import DDSM_CLASSES, Entry, TileRef
+from tilescan.runtime import configure_tensorflow
 
 _RECORD_FRAMING_BYTES = 16  # per record: uint64 length, its masked CRC32, then the data's masked CRC32
 BATCH = 256  # records parsed per tf.data round trip
@@ -75,6 +76,8 @@ def _record_entries(paths: list[Path], split: str) -> Iterator[Entry]:
 def _parsed_records(path: Path) -> Iterator[tuple[int, bytes, bytes, int]]:
     """(label, image bytes, filename bytes, serialized size) of every record of one file, in order."""
     import tensorflow as tf
+
+    configure_tensorflow()  # the first TF op of a stage may be here: pin the thread pools before it
 
     features = {
         "label": tf.io.FixedLenFeature([], tf.int64),
