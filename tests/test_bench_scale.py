@@ -1,5 +1,6 @@
 """The end-to-end scale benchmark (benchmarks/scale_e2e.py) on a tiny input: same code path as `make
 bench-scale`, so it cannot rot."""
+import importlib.util
 import json
 import sys
 
@@ -10,9 +11,19 @@ import yaml
 
 from helpers import ROOT
 
-sys.path.insert(0, str(ROOT / "benchmarks"))
-import scale_dataset  # noqa: E402
-import scale_e2e  # noqa: E402
+
+def benchmark_module(name: str):
+    """benchmarks/<name>.py as a module; registered by name, since scale_e2e imports scale_dataset as a script
+    beside it does."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+scale_dataset = benchmark_module("scale_dataset")
+scale_e2e = benchmark_module("scale_e2e")
 
 TINY = ["common.img_size=16", "synthesize.n_train=30", "synthesize.n_test=10", "prepare.workers=1",
         "train_autoencoder.filters=[4,4,4]", "train_autoencoder.dense_units=8", "train_autoencoder.latent_dim=6",
