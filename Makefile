@@ -42,8 +42,8 @@ test: lint fonts
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py --out metrics/bench.json $(if $(ONLY),--only $(ONLY) --update)
 
-# The whole pipeline on a Kaggle-size input (55,890 records; 5,000 and 20,000 first): about an hour in all on
-# 2 cores, the datasets (9 GB) written once under $TMPDIR/tilescan-bench-scale. SIZES=60 for a quick look.
+# The whole pipeline on a Kaggle-size input (55,890 records; 5,000 and 20,000 first): an hour or more on 2 cores,
+# the datasets (7.5 GB) written once under $TMPDIR/tilescan-bench-scale. SIZES=2000 for a quick look.
 bench-scale: $(STAMP) fonts
 	$(BIN)/python benchmarks/scale_e2e.py --out metrics/bench_scale.json $(if $(SIZES),--sizes $(SIZES))
 
