@@ -35,6 +35,7 @@ QUICK = {"encode_tiles": 1024, "seed_loop_tiles": 20, "train_tiles": 256, "train
          "pins_feature_tiles": 6, "pins_train_tiles": 128, "pins_train_epochs": 2, "scoring_tiles": 64}
 # The per-tile cost of scoring, for comparison: reading a tile's lettering with an OCR engine instead.
 OCR_REFERENCE = "Tesseract-class OCR: 3-4 tiles/s on 2 cores"
+OCR_TILES_PER_S = 3.5
 SEED_ARCH = {"img_size": 128, "channels": 3, "filters": [128, 64, 32], "dense_units": 256, "latent_dim": 150,
              "batch_size": 128}
 TARGETS = {"encode_speedup_vs_seed_loop": (">=", 30), "scale_peak_rss_mb": ("<=", 2048),
@@ -314,7 +315,7 @@ def bench_scoring(params: dict, sizes: dict, work: Path) -> dict:
     return {"scoring_tiles_per_s": round(both, 1), "scoring_features_tiles_per_s": round(features_rate, 1),
             "scoring_detector_tiles_per_s": round(rates[-1], 1), "scoring_n_tiles": len(tiles),
             "scoring_tile_side": int(tiles[0].shape[0]), "scoring_workers": workers,
-            "scoring_reference": OCR_REFERENCE}
+            "scoring_reference": OCR_REFERENCE, "scoring_speedup_vs_ocr": round(both / OCR_TILES_PER_S, 1)}
 
 
 # ---- the speed cost of the math pins ---------------------------------------------------------------------
@@ -392,6 +393,19 @@ BENCHMARKS = {"encode": bench_encode, "train": bench_train, "train_seed_arch": b
               "scoring": bench_scoring}
 
 
+def merged(previous: dict, report: dict) -> dict:
+    """previous figures with this run's on top; the per-benchmark load and memory tables are merged too."""
+    combined = {**previous, **report}
+    for key in ("load_average_1min", "bench_process_peak_rss_mb_after"):
+        combined[key] = {**previous.get(key, {}), **report.get(key, {})}
+    combined["targets_met"] = {**previous.get("targets_met", {}), **report.get("targets_met", {})}
+    # total_seconds stays the full run's (its target is about all benchmarks); this run is recorded beside it
+    combined["total_seconds"] = previous.get("total_seconds", report["total_seconds"])
+    combined["updated_by"] = {"benchmarks": sorted(set(report["load_average_1min"]) - {"end"}),
+                              "seconds": report["total_seconds"]}
+    return combined
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", type=Path, default=ROOT / "metrics" / "bench.json")
@@ -400,6 +414,8 @@ def main() -> int:
                         + ", ".join(BENCHMARKS))
     parser.add_argument("--quick", action="store_true", help="tiny sizes: checks the script, not the machine")
     parser.add_argument("--workdir", type=Path, help="scratch folder (default: a temporary one, removed)")
+    parser.add_argument("--update", action="store_true",
+                        help="keep the other benchmarks' figures already in --out, replacing only those run now")
     args = parser.parse_args()
     chosen = [name.strip() for name in args.only.split(",") if name.strip()]
     unknown = sorted(set(chosen) - set(BENCHMARKS))
@@ -438,6 +454,8 @@ def main() -> int:
     report["targets"] = {key: f"{op} {value}" for key, (op, value) in TARGETS.items()}
     report["targets_met"] = {key: (report[key] >= value if op == ">=" else report[key] <= value)
                              for key, (op, value) in TARGETS.items() if key in report}
+    if args.update and args.out.is_file():
+        report = merged(json.loads(args.out.read_text()), report)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
     log(f"wrote {args.out} in {report['total_seconds']:.0f} s; targets met: {report['targets_met']}")

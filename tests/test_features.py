@@ -51,3 +51,39 @@ def test_words_are_more_concentrated_than_scattered_dust():
         dust[y - 1:y + 2, x - 2:x + 3] = 240  # bright specks all over the tile
     words = with_text(np.full((150, 150), 30, np.uint8))
     assert value(tile_features(words), "stroke_concentration") > value(tile_features(dust), "stroke_concentration")
+
+
+def test_histogram_statistics_equal_numpy_on_the_pixels():
+    from tilescan.features import _intensity
+
+    tile = np.random.default_rng(3).integers(0, 256, (61, 57)).astype(np.uint8)
+    tile[:5] = 255
+    (mean, std, p99, saturated, _), _ = _intensity(tile)
+    image = tile.astype(np.float64) / 255
+    assert np.allclose([mean, std, p99, saturated],
+                       [image.mean(), image.std(), np.percentile(image, 99), np.mean(image > 0.9)])
+
+
+def test_half_resolution_is_the_rounded_block_mean():
+    from tilescan.features import half_resolution
+
+    tile = np.random.default_rng(4).integers(0, 256, (9, 8)).astype(np.uint8)
+    expected = np.floor(tile[:8].reshape(4, 2, 4, 2).astype(float).mean(axis=(1, 3)) + 0.5)
+    assert half_resolution(tile).shape == (4, 4) and (half_resolution(tile) == expected).all()
+
+
+def test_tiny_tiles_keep_their_resolution():
+    for image in (tissue(12), np.full((2, 2), 9, np.uint8)):
+        assert np.isfinite(tile_features(image)).all()
+
+
+def test_vectorised_lbp_equals_skimage():
+    from skimage.feature import local_binary_pattern
+
+    from tilescan.features import uniform_lbp8
+
+    rng = np.random.default_rng(5)
+    flat_with_steps = np.full((40, 33), 90, np.uint8)
+    flat_with_steps[10:20, 5:9] = 200  # exact ties everywhere but at the steps
+    for image in (rng.integers(0, 256, (37, 41)).astype(np.uint8), flat_with_steps, with_text(tissue(64))):
+        assert (uniform_lbp8(image) == local_binary_pattern(image, 8, 1, method="uniform")).all()

@@ -20,13 +20,13 @@ import yaml
 from helpers import ROOT
 
 PIN_VARS = ("NPY_", "OPENBLAS_", "ONEDNN_", "DNNL_", "TF_NUM_", "TF_ENABLE_ONEDNN", "OMP_NUM", "MKL_NUM")
-ALL_NUMPY_TARGETS = "X86_V3 X86_V4 AVX512_ICL AVX512_SPR"  # NumPy 2.4's dispatch targets on x86-64
 # What another machine's environment, or a caller, might set: each would change results if it won.
 HOSTILE = {"NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR", "ONEDNN_MAX_CPU_ISA": "AVX512_CORE",
            "OPENBLAS_NUM_THREADS": "1", "OPENBLAS_CORETYPE": "SkylakeX", "TF_ENABLE_ONEDNN_OPTS": "1"}
-# Synthetic train tiles (seed 42) whose orientation_entropy differs between dispatch levels (measured):
-# 24 and 52 between X86_V3 and the X86_V2 baseline (float32 log), 42 between AVX-512 and X86_V3 (arctan2).
-DIFFERING_TILES = (24, 42, 52)
+# Synthetic train tiles (seed 42) whose orientation_entropy differs between dispatch levels (measured): 42 and 71
+# between AVX-512 and X86_V3 (arctan2). Since issue 13's statistics, none of the first 160 tiles differs between
+# X86_V3 and the X86_V2 baseline (the float32 log that did is gone).
+DIFFERING_TILES = (42, 71)
 
 
 def visible_cores() -> int:
@@ -158,13 +158,16 @@ print(json.dumps({{"dispatch": [t for t in umath.__cpu_dispatch__ if umath.__cpu
 
 
 def test_numpy_dispatch_level_changes_the_features(tiles_file):
-    """At the pinned level (X86_V3) and at the level below (every target off: any x86-64 runs it) the features
-    differ in their last bits: without the pin, the CPU would decide them."""
+    """At the pinned level (X86_V3) and at this CPU's own level (AVX-512 where it has it) the features differ in
+    their last bits: without the pin, the CPU would decide them."""
     dispatch_pinned, pinned = features_at(tiles_file, NPY_ENABLE_CPU_FEATURES="X86_V3")
-    dispatch_lower, lower = features_at(tiles_file, NPY_DISABLE_CPU_FEATURES=ALL_NUMPY_TARGETS)
-    assert dispatch_pinned == ["X86_V3"] and dispatch_lower == []
-    assert pinned.tobytes() != lower.tobytes()
-    np.testing.assert_allclose(pinned, lower, rtol=1e-5, atol=1e-5)  # rounding, not a bug
+    dispatch_own, own = features_at(tiles_file)
+    assert dispatch_pinned == ["X86_V3"]
+    if not any(target != "X86_V3" for target in dispatch_own):
+        pytest.skip("this CPU has no dispatch level above the pinned one to compare with")
+    assert pinned.tobytes() != own.tobytes()
+    # rounding, not a bug: an angle on an orientation bin's edge may fall in the neighbouring bin
+    np.testing.assert_allclose(pinned, own, rtol=1e-5, atol=1e-3)
     assert features_at(tiles_file, NPY_ENABLE_CPU_FEATURES="X86_V3")[1].tobytes() == pinned.tobytes()
 
 

@@ -20,3 +20,14 @@ def test_shuffle_is_seeded():
 
     assert np.array_equal(order(3), order(3)) and not np.array_equal(order(3), order(4))
     assert sorted((order(3) * 255).round().astype(int)) == list(range(50))
+
+
+def test_sample_rows_is_bounded_seeded_and_ordered():
+    from tilescan.tiles import sample_rows
+
+    rows = np.arange(10, 1010, 2)
+    assert (sample_rows(rows, 500, 1) == rows).all()  # small enough: every row, untouched
+    sample = sample_rows(rows, 100, 1)
+    assert len(sample) == 100 and len(set(sample.tolist())) == 100 and np.isin(sample, rows).all()
+    assert (np.diff(sample) > 0).all()  # kept in row order: reads go forward through the memory map
+    assert (sample == sample_rows(rows, 100, 1)).all() and not (sample == sample_rows(rows, 100, 2)).all()

@@ -11,16 +11,25 @@ Out = TypeVar("Out")
 
 def chunked_map(func: Callable[[In], Out], items: Iterable[In], workers: int, chunk: int = 256
                 ) -> Iterator[tuple[In, Out]]:
-    """Yield (item, func(item)) in input order. At most `chunk` items are in flight, so memory stays bounded
-    whatever the stream's length (Pool.imap would read the whole stream ahead). Workers are spawned, not
-    forked: the stream may have started TensorFlow (tfrecord input), which does not survive a fork. `func`
-    must therefore be importable (defined in a module, not in a stage script)."""
+    """Yield (item, func(item)) in input order. At most two chunks of `chunk` items are in flight, so memory
+    stays bounded whatever the stream's length (Pool.imap would read the whole stream ahead); while the workers
+    map one chunk, this process reads the next (reading tiles is work too: decoding records, PNGs). Workers are
+    spawned, not forked: the stream may have started TensorFlow (tfrecord input), which does not survive a
+    fork. `func` must therefore be importable (defined in a module, not in a stage script)."""
     stream = iter(items)
-    pool = multiprocessing.get_context("spawn").Pool(workers) if workers > 1 else None
+    if workers <= 1:
+        for item in stream:
+            yield item, func(item)
+        return
+    pool = multiprocessing.get_context("spawn").Pool(workers)
     try:
-        while batch := list(itertools.islice(stream, chunk)):
-            results = pool.map(func, batch) if pool else [func(item) for item in batch]
+        batch = list(itertools.islice(stream, chunk))
+        pending = pool.map_async(func, batch) if batch else None
+        while pending is not None:
+            following = list(itertools.islice(stream, chunk))
+            results = pending.get()
+            pending = pool.map_async(func, following) if following else None
             yield from zip(batch, results)
+            batch = following
     finally:
-        if pool:
-            pool.terminate()
+        pool.terminate()

@@ -228,6 +228,8 @@ class TrainAutoencoder:
     latent_dim: int = spec(Interval(int, 1))
     batch_size: int = spec(Interval(int, 1))
     epochs: int = spec(Interval(int, 1))
+    max_train_tiles: int = spec(Interval(int, 1))
+    max_val_tiles: int = spec(Interval(int, 1))
     patience: int = spec(Interval(int, 0))
     learning_rate: float = spec(Interval(float, 0, None, closed="neither"))
     mixed_precision: bool = spec(Flag())

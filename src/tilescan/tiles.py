@@ -4,6 +4,15 @@ from __future__ import annotations
 import numpy as np
 
 
+def sample_rows(rows: np.ndarray, limit: int, seed: int) -> np.ndarray:
+    """rows when there are at most `limit`, else a seeded sample of `limit` of them, in their order: the work
+    that follows stays bounded whatever the dataset's size."""
+    rows = np.asarray(rows)
+    if len(rows) <= limit:
+        return rows
+    return np.sort(np.random.default_rng(seed).choice(rows, limit, replace=False))
+
+
 class RowSubset:
     """Some rows of a (memory-mapped) tile array, read only when indexed: len, shape and [rows] as an array."""
 

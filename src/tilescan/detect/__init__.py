@@ -8,9 +8,18 @@ from tilescan.detect.composite import (
     font_files,
     make_example,
 )
-from tilescan.detect.model import build_core, build_detector
 from tilescan.detect.train import DetectorConfig, make_training_set, predict_stream, train_detector
 
 __all__ = ["DISTRACTOR_KINDS", "LETTERING_KINDS", "DetectorConfig", "build_core", "build_detector",
            "composite_distractor", "composite_lettering", "font_files", "make_example", "make_training_set",
            "predict_stream", "train_detector"]
+
+
+def __getattr__(name: str):
+    """The network's builders load Keras (about 600 MB per process) only when asked for: the compositing workers,
+    which import this package, never are."""
+    if name in ("build_core", "build_detector"):
+        from tilescan.detect import model
+
+        return getattr(model, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -21,7 +21,6 @@ from scipy import ndimage
 from tqdm import tqdm
 
 from tilescan.detect.composite import augment_geometry, crop_around, make_example, scan_degrade
-from tilescan.detect.model import build_core, build_detector
 from tilescan.parallel import chunked_map
 
 
@@ -100,8 +99,11 @@ def make_training_set(tiles: list[np.ndarray], query_tiles: list[np.ndarray], co
 def train_detector(tiles: list[np.ndarray], query_tiles: list[np.ndarray], config: DetectorConfig):
     """Train a detector on `tiles` (class-0 uint8 tiles) and `query_tiles` (known lettering; may be empty).
     Returns (detector, summary). Deterministic for a given seed and inputs."""
+    # Here, not at the top: the compositing workers import this module and must not load Keras (~600 MB each).
     import keras
     import tensorflow as tf
+
+    from tilescan.detect.model import build_core, build_detector  # pins TensorFlow's threads before the first op
 
     keras.utils.set_random_seed(config.seed)
     tf.config.experimental.enable_op_determinism()
@@ -109,10 +111,22 @@ def train_detector(tiles: list[np.ndarray], query_tiles: list[np.ndarray], confi
     images, labels, drawn = make_training_set(tiles, query_tiles, config)
     size = config.crop_size
     composited = time.perf_counter()
-    data = (tf.data.Dataset.from_tensor_slices((images[..., None], labels[:, None]))
+    side = images.shape[1]
+
+    def gather(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return images[rows], labels[rows]
+
+    def batch_of(rows):  # the crops stay in NumPy: a tensor copy of them would double their memory
+        x, y = tf.numpy_function(gather, [rows], (tf.uint8, tf.float32), stateful=False)
+        x = tf.reshape(x, (-1, side, side, 1))
+        return tf.image.resize(tf.cast(x, tf.float32), (size, size), method="area"), tf.reshape(y, (-1, 1))
+
+    # Shuffling row numbers gives the order that shuffling the crops themselves gave (same seed, same count);
+    # each further epoch reshuffles, deterministically from the seed.
+    data = (tf.data.Dataset.range(len(images))
             .shuffle(len(images), seed=config.seed, reshuffle_each_iteration=True)
             .batch(config.batch_size)
-            .map(lambda x, y: (tf.image.resize(tf.cast(x, tf.float32), (size, size), method="area"), y))
+            .map(batch_of)
             .prefetch(2))
     core = build_core()
     steps = int(np.ceil(len(images) / config.batch_size)) * config.epochs

@@ -18,8 +18,10 @@ import numpy as np
 from tilescan.errors import TilescanError, require
 from tilescan.readers import npy
 from tilescan.readers._types import DDSM_CLASSES, Entry, TileRef
+from tilescan.runtime import configure_tensorflow
 
 _RECORD_FRAMING_BYTES = 16  # per record: uint64 length, its masked CRC32, then the data's masked CRC32
+BATCH = 256  # records parsed per tf.data round trip
 
 
 def tfrecord_files(raw_dir: Path) -> list[Path]:
@@ -45,8 +47,37 @@ def count(raw_dir: Path, split: str, keep_class: int | None) -> int | None:
 
 
 def _record_entries(paths: list[Path], split: str) -> Iterator[Entry]:
-    """Yield one entry per record; the id is the `filename` feature, else `<file stem>-<record position>`."""
+    """Yield one entry per record; the id is the `filename` feature, else `<file stem>-<record position>`.
+
+    Records are parsed by tf.data in batches of BATCH (one Python round trip per record costs more than the
+    parsing at 55,890 records); the pixels stay raw bytes until an entry is loaded. When a batch fails, the file
+    is read again one record at a time from there, so the error names the failing record's position."""
+    first_seen: dict[str, str] = {}
+    for path in paths:
+        position = read_bytes = 0
+        for label, raw, name, size in _parsed_records(path):
+            filename = f"{path.name}#{position}"
+            require(int(label) in DDSM_CLASSES,
+                    f"{path}: record {position}: label {int(label)} is outside the DDSM classes 0-4")
+            tile_id = name.decode("utf-8", "replace") or f"{path.stem}-{position}"
+            require(tile_id not in first_seen,
+                    f"{path}: record {position}: duplicate tile id {tile_id!r} (first at {first_seen.get(tile_id)})")
+            first_seen[tile_id] = filename
+            ref = TileRef(id=tile_id, filename=filename, split=split, label=int(label))
+            yield ref, functools.partial(_square_tile, raw)
+            position += 1
+            read_bytes += int(size) + _RECORD_FRAMING_BYTES
+        # TFRecordDataset stops without an error when a file ends inside a record's length header.
+        trailing = path.stat().st_size - read_bytes
+        require(trailing == 0, f"{path}: record {position}: truncated or corrupt tfrecord file "
+                               f"({trailing} bytes after the last complete record)")
+
+
+def _parsed_records(path: Path) -> Iterator[tuple[int, bytes, bytes, int]]:
+    """(label, image bytes, filename bytes, serialized size) of every record of one file, in order."""
     import tensorflow as tf
+
+    configure_tensorflow()  # the first TF op of a stage may be here: pin the thread pools before it
 
     features = {
         "label": tf.io.FixedLenFeature([], tf.int64),
@@ -56,42 +87,39 @@ def _record_entries(paths: list[Path], split: str) -> Iterator[Entry]:
     }
 
     def parse(serialized):
-        example = tf.io.parse_single_example(serialized, features)
-        decoded = (example["label"], tf.io.decode_raw(example["image"], tf.uint8), example["filename"])
-        return decoded + (tf.strings.length(serialized, unit="BYTE"),)
+        example = tf.io.parse_example(serialized, features)
+        return example["label"], example["image"], example["filename"], tf.strings.length(serialized, unit="BYTE")
 
-    first_seen: dict[str, str] = {}
-    for path in paths:
-        # A sequential map keeps record order, so the records yielded so far give a failing record's position.
-        records = iter(tf.data.TFRecordDataset(str(path)).map(parse).prefetch(tf.data.AUTOTUNE))
-        position = read_bytes = 0
+    records = tf.data.TFRecordDataset(str(path))
+    done = 0
+    try:
+        for labels, images, names, sizes in records.batch(BATCH).map(parse).prefetch(2):
+            batch = zip(labels.numpy().tolist(), images.numpy().tolist(), names.numpy().tolist(),
+                        sizes.numpy().tolist())
+            for record in batch:
+                yield record
+                done += 1
+    except tf.errors.OpError:
+        # A sequential, unbatched read keeps record order, so the records read so far give the position.
+        serialized_records = iter(records)
+        position = 0
         while True:
             try:
-                label, pixels, name, size = next(records)
+                serialized = next(serialized_records)
+                if position >= done:
+                    label, image, name, size = parse(serialized[None])
             except StopIteration:
-                break
+                return
             except tf.errors.OpError as exc:
                 raise TilescanError(f"{path}: record {position}: {_describe(exc)}") from None
-            filename = f"{path.name}#{position}"
-            require(int(label) in DDSM_CLASSES,
-                    f"{path}: record {position}: label {int(label)} is outside the DDSM classes 0-4")
-            tile_id = name.numpy().decode("utf-8", "replace") or f"{path.stem}-{position}"
-            require(tile_id not in first_seen,
-                    f"{path}: record {position}: duplicate tile id {tile_id!r} (first at {first_seen.get(tile_id)})")
-            first_seen[tile_id] = filename
-            ref = TileRef(id=tile_id, filename=filename, split=split, label=int(label))
-            yield ref, functools.partial(_square_tile, pixels)
+            if position >= done:
+                yield int(label[0]), image[0].numpy(), name[0].numpy(), int(size[0])
             position += 1
-            read_bytes += int(size) + _RECORD_FRAMING_BYTES
-        # TFRecordDataset stops without an error when a file ends inside a record's length header.
-        trailing = path.stat().st_size - read_bytes
-        require(trailing == 0, f"{path}: record {position}: truncated or corrupt tfrecord file "
-                               f"({trailing} bytes after the last complete record)")
 
 
-def _square_tile(pixels) -> np.ndarray:
+def _square_tile(pixels: bytes) -> np.ndarray:
     """Reshape a record's raw uint8 bytes into its side x side tile."""
-    values = pixels.numpy()
+    values = np.frombuffer(pixels, dtype=np.uint8)
     side = math.isqrt(values.size)
     require(values.size > 0 and side * side == values.size,
             f"image holds {values.size} bytes, not a square 8-bit tile (side x side)")
