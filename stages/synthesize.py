@@ -1,4 +1,6 @@
-"""Stage synthesize: the synthetic DDSM-like tile dataset (PNG tiles, the notebook's CSVs, ground-truth labels)."""
+"""Stage synthesize: the synthetic DDSM-like tile dataset (PNG tiles, the notebook's CSVs, ground-truth labels).
+When neither data.raw_dir nor data.labels_csv is in synthesize.out_dir nothing reads the set: the stage then
+writes only a note saying so (seconds instead of half a minute)."""
 import tilescan.pinned  # noqa: F401  (first: pins the math before NumPy/TF load; see tilescan/runtime.py)
 
 # isort: split
@@ -10,13 +12,19 @@ from tqdm import tqdm
 from tilescan.atomic import staged_outputs
 from tilescan.params import Params
 from tilescan.stage import run_stage
-from tilescan.synth import check_replaceable, synthesize
+from tilescan.synth import check_replaceable, feeds_pipeline, synthesize, write_skip_note
 
 
 def main(params: Params) -> str:
     settings = params.synthesize
     out_dir = settings.out_dir
     check_replaceable(out_dir)  # before staged_outputs, which would replace it
+    if not feeds_pipeline(out_dir, params.data.raw_dir, params.data.labels_csv):
+        reason = (f"data.raw_dir ({params.data.raw_dir}) and data.labels_csv ({params.data.labels_csv or 'none'}) "
+                  f"are not in {out_dir}")
+        with staged_outputs(out_dir) as (temp_dir,):
+            write_skip_note(temp_dir, reason)
+        return f"synthesize: skipped, {reason}; wrote only {out_dir}/SKIPPED.txt"
     progress = partial(tqdm, desc="synthesize", unit="tile", file=sys.stderr, leave=False)
     with staged_outputs(out_dir) as (temp_dir,):
         counts = synthesize(temp_dir, settings.n_train, settings.n_test, params.common.seed,

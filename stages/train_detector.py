@@ -16,6 +16,7 @@ from tilescan.detect import DetectorConfig, predict_stream, train_detector
 from tilescan.params import Params
 from tilescan.readers import iter_tiles, resolve_input
 from tilescan.stage import query_source, run_stage
+from tilescan.tiles import sample_rows
 
 
 def main(params: Params) -> str:
@@ -31,13 +32,11 @@ def main(params: Params) -> str:
     ids = index["id"].tolist()
     query_rows = query_positions(ids, list(params.knn_report.queries), query_source(params))
     train_rows = np.flatnonzero(index["split"].to_numpy() == "train")
-    base_rows = train_rows
-    if len(train_rows) > settings.max_base_tiles:  # a bounded, seeded sample of backgrounds
-        base_rows = np.sort(np.random.default_rng(params.common.seed).choice(
-            train_rows, settings.max_base_tiles, replace=False))
+    base_rows = sample_rows(train_rows, settings.max_base_tiles, params.common.seed)  # bounded backgrounds
 
     def tiles(positions=None):
-        """(position, full-resolution tile) in index order, only those in positions (all when None)."""
+        """(position, full-resolution tile) in index order, only those in positions (all when None); reading
+        stops once the last of positions is found."""
         wanted = None if positions is None else set(positions.tolist())
         position = {tile_id: i for i, tile_id in enumerate(ids)}
         for split in artifacts.SPLITS:
@@ -45,6 +44,10 @@ def main(params: Params) -> str:
                 at = position.get(ref.id)
                 if at is not None and (wanted is None or at in wanted):
                     yield at, image
+                    if wanted is not None:
+                        wanted.discard(at)
+                        if not wanted:
+                            return
 
     read = dict(tiles(np.union1d(base_rows, query_rows)))
     detector, summary, timing = train_detector([read[p] for p in base_rows], [read[p] for p in query_rows], config)

@@ -96,7 +96,9 @@ def make_inputs(queries=("t3", "t25"), truth: bool = True, n: int = 40) -> Repor
         flagged=pd.DataFrame({"id": ids, "score": score, "flagged": flagged, "cluster": labels}),
         knn=knn if queries else knn.iloc[:0], queries=list(queries),
         reconstructions=255 - tiles[query_rows] if queries else np.zeros((0, SIDE, SIDE), np.uint8),
-        recon_error=np.full(n, 0.5), metrics={str(METRICS_FILES[k]): v for k, v in metrics.items()},
+        query_errors=np.full(len(query_rows), 0.25, np.float32) if queries else np.zeros(0, np.float32),
+        recon_error=np.where(np.arange(n) % 2, np.nan, 0.5),
+        metrics={str(METRICS_FILES[k]): v for k, v in metrics.items()},
         train_loss=pd.DataFrame({"step": [0, 1], "loss": [0.7, 0.6]}),
         val_loss=pd.DataFrame({"step": [0, 1], "loss": [0.72, 0.65]}),
         truth=(pd.DataFrame({"id": ids + ["d0"], "annotation": [int(i in annotated) for i in ids + ["d0"]]})
@@ -139,6 +141,8 @@ def test_tiles_show_their_ids_and_scores(full_page):
     assert shown[:6] == ["t0", "t1", "t2", "t3", "t4", "t5"]  # the top_flagged gallery, highest score first
     assert "score 1.000 · #1" in text and "#1 · distance 0.500" in text and "query itself" in text
     assert text.count('class="tile flagged"') >= 5
+    # query errors come from the report's own reconstruction; the mean only from the tiles encode measured
+    assert "error 0.250" in text and "mean 0.500 over the 20 tiles encode measured" in text  # 20 of 40 not NaN
 
 
 def test_edge_of_the_flag_when_the_top_gallery_ends_before_it():

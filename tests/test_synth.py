@@ -22,6 +22,7 @@ from tilescan.synth import (
     MARKER,
     NOTEBOOK_QUERY_KINDS,
     TilePlan,
+    feeds_pipeline,
     lettering,
     lettering_style,
     plan_tile,
@@ -147,7 +148,8 @@ def load_stage():
 
 def stage_params(out_dir: Path) -> dict:
     return {"common.seed": 1, "synthesize.out_dir": str(out_dir), "synthesize.n_train": 6, "synthesize.n_test": 3,
-            "synthesize.tile_size": 64, "synthesize.annotation_fraction": 0.5, "synthesize.style": "default"}
+            "synthesize.tile_size": 64, "synthesize.annotation_fraction": 0.5, "synthesize.style": "default",
+            "data.raw_dir": str(out_dir), "data.labels_csv": str(out_dir / "annotations.csv")}
 
 
 def load_params_with(tmp_path: Path, updates: dict):
@@ -198,6 +200,36 @@ def test_stage_replaces_its_own_folder(tmp_path, monkeypatch):
     (tmp_path / "project").rmdir()
     stage.main(load_params_with(tmp_path, {**stage_params(out_dir), "synthesize.n_train": 4}))
     assert len(list((out_dir / "train_images").iterdir())) == 4  # replaced, nothing stale left beside
+
+
+@pytest.mark.parametrize("labels_inside", [False, True])
+def test_stage_skips_the_set_when_the_pipeline_reads_other_data(tmp_path, monkeypatch, labels_inside):
+    """Issue 13: with data.raw_dir elsewhere nothing reads the synthetic tiles, so none are written; ground truth
+    kept in out_dir still needs them."""
+    stage = load_stage()
+    monkeypatch.setattr(stage, "synthesize", partial(synthesize, workers=1))
+    out_dir = tmp_path / "synthetic"
+    labels = out_dir / "annotations.csv" if labels_inside else tmp_path / "mine" / "labels.csv"
+    updates = {**stage_params(out_dir), "data.raw_dir": str(tmp_path / "mine"), "data.labels_csv": str(labels)}
+    summary = stage.main(load_params_with(tmp_path, updates))
+    if labels_inside:
+        assert summary.startswith("synthesize: wrote 6 train + 3 test tiles")
+        return
+    assert summary.startswith("synthesize: skipped, data.raw_dir (") and "SKIPPED.txt" in summary
+    assert sorted(p.name for p in out_dir.iterdir()) == sorted([MARKER, "SKIPPED.txt"])
+    (tmp_path / "project" / "params.yaml").unlink()
+    (tmp_path / "project").rmdir()
+    stage.main(load_params_with(tmp_path, stage_params(out_dir)))  # pointed back at it: the note is replaced
+    assert len(list((out_dir / "train_images").iterdir())) == 6 and not (out_dir / "SKIPPED.txt").exists()
+
+
+def test_feeds_pipeline_looks_inside_out_dir_not_at_names(tmp_path):
+    out_dir = tmp_path / "data" / "synthetic"
+    assert feeds_pipeline(out_dir, str(out_dir), "")
+    assert feeds_pipeline(out_dir, str(out_dir / "sub"), "")
+    assert feeds_pipeline(out_dir, str(tmp_path / "mine"), str(out_dir / "annotations.csv"))
+    assert not feeds_pipeline(out_dir, str(tmp_path / "data" / "synthetic2"), "")
+    assert not feeds_pipeline(out_dir, str(tmp_path / "data"), "")
 
 
 # ---- what real film shows besides bright text (issue 10) ----

@@ -262,6 +262,7 @@ class TrainDetector:
 @dataclass(frozen=True)
 class Encode:
     batch_size: int = spec(Interval(int, 1))
+    max_error_tiles: int = spec(Interval(int, 1), default=2000)
 
 
 @dataclass(frozen=True)

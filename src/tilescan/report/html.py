@@ -336,11 +336,14 @@ def _reconstruction_section(inputs: ReportInputs) -> str:
         return note(NO_QUERIES.format("to reconstruct"), "empty")
     items = [(_tile(inputs, position, "original", _cluster_text(inputs, position)),
               Tile(figures.tile_uri(image, inputs.settings.tile_px),
-                   (inputs.ids[position], "reconstruction", f"error {inputs.recon_error[position]:.3f}")))
-             for position, image in zip(query_positions(inputs.ids, inputs.queries), inputs.reconstructions)]
+                   (inputs.ids[position], "reconstruction", f"error {error:.3f}")))
+             for position, image, error in zip(query_positions(inputs.ids, inputs.queries), inputs.reconstructions,
+                                               inputs.query_errors)]
+    measured = inputs.recon_error[np.isfinite(inputs.recon_error)]
     return (note("Each query tile beside the autoencoder's reconstruction of it; error = the tile's mean "
-                 f"binary cross-entropy (all tiles: mean {float(np.mean(inputs.recon_error)):.3f}). Lettering "
-                 "the model does not reproduce is what sets a tile apart in latent space.") + pairs(items))
+                 f"binary cross-entropy (mean {float(np.mean(measured)):.3f} over the {len(measured)} tiles encode "
+                 "measured). Lettering the model does not reproduce is what sets a tile apart in latent space.")
+            + pairs(items))
 
 
 def _training_section(inputs: ReportInputs) -> str:

@@ -33,7 +33,8 @@ class ReportInputs:
     knn: pd.DataFrame                  # reports/knn.csv: query, rank, neighbour, distance
     queries: list[str]
     reconstructions: np.ndarray        # uint8 (n_queries, S, S), in query order
-    recon_error: np.ndarray            # per position (data/encoded/recon_error.npy)
+    query_errors: np.ndarray           # reconstruction error of each query tile, in query order
+    recon_error: np.ndarray            # per position, NaN outside encode's sample (data/encoded/recon_error.npy)
     metrics: dict[str, dict]           # "metrics/<name>.json" -> its content
     train_loss: pd.DataFrame           # step, loss
     val_loss: pd.DataFrame
@@ -74,17 +75,19 @@ class ReportInputs:
 
 # --- reading -----------------------------------------------------------------------------------------
 
-def reconstruct(shape: dict, weights: Path, images: np.ndarray) -> np.ndarray:
-    """The autoencoder's uint8 reconstruction of uint8 tiles (N, S, S), as one batch (the queries)."""
+def reconstruct(shape: dict, weights: Path, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The autoencoder's uint8 reconstruction of uint8 tiles (N, S, S), as one batch (the queries), and each
+    tile's reconstruction error (mean binary cross-entropy, as encode measures it)."""
     if not len(images):
-        return np.zeros((0, shape["img_size"], shape["img_size"]), np.uint8)
+        return np.zeros((0, shape["img_size"], shape["img_size"]), np.uint8), np.zeros(0, np.float32)
     from tilescan.model import build_autoencoder
 
     _, _, autoencoder = build_autoencoder(**shape)
     autoencoder.load_weights(artifacts.require_file(weights, "train_autoencoder"))
     batch = np.repeat(images.astype(np.float32)[..., None] / 255.0, shape["channels"], axis=-1)
-    output = np.asarray(autoencoder(batch, training=False), dtype=np.float32).mean(axis=-1)
-    return np.clip(np.round(output * 255.0), 0, 255).astype(np.uint8)
+    output = np.clip(np.asarray(autoencoder(batch, training=False), dtype=np.float32), 1e-7, 1 - 1e-7)
+    errors = -(batch * np.log(output) + (1 - batch) * np.log(1 - output)).mean(axis=(1, 2, 3))
+    return np.clip(np.round(output.mean(axis=-1) * 255.0), 0, 255).astype(np.uint8), errors
 
 
 def load_inputs(params: Params) -> ReportInputs:
@@ -101,7 +104,8 @@ def load_inputs(params: Params) -> ReportInputs:
         labels=artifacts.load_array(artifacts.CLUSTER_LABELS, "dbscan"),
         latents=artifacts.load_array(artifacts.SCALED_LATENTS, "scale"),
         flagged=artifacts.load_flagged(), knn=artifacts.load_knn(),
-        queries=queries, reconstructions=reconstruct(model_shape(params), artifacts.MODEL_WEIGHTS, query_images),
+        queries=queries, **dict(zip(("reconstructions", "query_errors"),
+                                    reconstruct(model_shape(params), artifacts.MODEL_WEIGHTS, query_images))),
         recon_error=artifacts.load_array(artifacts.RECON_ERROR, "encode"),
         metrics=metrics, train_loss=artifacts.load_loss("train"), val_loss=artifacts.load_loss("eval"),
         truth=truth, pr_curve=artifacts.load_pr_curve(), dropped=artifacts.load_dropped(),

@@ -7,10 +7,13 @@ from tilescan.synth.tiles import (
     NOTEBOOK_QUERY_KINDS,
     TilePlan,
     check_replaceable,
+    feeds_pipeline,
     plan_tile,
     render_tile,
     synthesize,
+    write_skip_note,
 )
 
 __all__ = ["ANNOTATION_KINDS", "MARKER", "NOTEBOOK_QUERY_KINDS", "STYLES", "TEXT_KINDS", "LetteringStyle", "TilePlan",
-           "check_replaceable", "lettering_style", "plan_tile", "render_tile", "synthesize"]
+           "check_replaceable", "feeds_pipeline", "lettering_style", "plan_tile", "render_tile", "synthesize",
+           "write_skip_note"]

@@ -334,6 +334,21 @@ def check_replaceable(out_dir: Path) -> None:
                             "in it); it is left untouched: choose another path")
 
 
+def feeds_pipeline(out_dir: Path, raw_dir: str, labels_csv: str) -> bool:
+    """Whether the pipeline reads the synthetic set: data.raw_dir or data.labels_csv lies in out_dir."""
+    out_dir = Path(out_dir).resolve()
+    used = [Path(path).resolve() for path in (raw_dir, labels_csv) if path]
+    return any(path == out_dir or out_dir in path.parents for path in used)
+
+
+def write_skip_note(out_dir: Path, reason: str) -> None:
+    """out_dir holding only the marker and a note saying why no tiles were written (the set is not used)."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True)
+    (out_dir / MARKER).write_text("made by tilescan's synthesize stage: it may replace this folder\n")
+    (out_dir / "SKIPPED.txt").write_text(f"no synthetic tiles written: {reason}\n")
+
+
 def _write_tile(job: tuple[TilePlan, int, int, LetteringStyle, Path]) -> TilePlan:
     plan, seed, tile_size, lettering, folder = job
     pixels = render_tile(plan, seed, tile_size, lettering)
