@@ -28,9 +28,7 @@ def encode_tiles(encoder, decoder, tiles: np.ndarray, channels: int, batch_size:
 
     @tf.function(reduce_retracing=True)
     def error_of(batch, latent):
-        recon = tf.clip_by_value(tf.cast(decoder(latent, training=False), tf.float32), 1e-7, 1 - 1e-7)
-        bce = -(batch * tf.math.log(recon) + (1 - batch) * tf.math.log(1 - recon))
-        return tf.reduce_mean(bce, axis=[1, 2, 3])
+        return reconstruction_error(batch, decoder(latent, training=False))
 
     start = 0
     with tqdm(total=len(tiles), desc=desc, unit="tile", mininterval=2.0) as bar:
@@ -49,6 +47,16 @@ def encode_tiles(encoder, decoder, tiles: np.ndarray, channels: int, batch_size:
     if not (np.isfinite(latents_out).all() and np.isfinite(errors_out[measured]).all()):
         raise TilescanError(f"{desc}: the encoder produced NaN or infinite latents; retrain "
                             "(train_autoencoder.learning_rate may be too high)")
+
+
+def reconstruction_error(batch, recon):
+    """Per-tile mean binary cross-entropy of a reconstruction (the training loss), the output clipped away from
+    0 and 1; float32 batches (B, S, S, C) in [0, 1], arrays or tensors."""
+    import tensorflow as tf
+
+    recon = tf.clip_by_value(tf.cast(recon, tf.float32), 1e-7, 1 - 1e-7)
+    bce = -(batch * tf.math.log(recon) + (1 - batch) * tf.math.log(1 - recon))
+    return tf.reduce_mean(bce, axis=[1, 2, 3])
 
 
 def open_output(path: Path, shape: tuple[int, ...]) -> np.ndarray:

@@ -80,14 +80,16 @@ def reconstruct(shape: dict, weights: Path, images: np.ndarray) -> tuple[np.ndar
     tile's reconstruction error (mean binary cross-entropy, as encode measures it)."""
     if not len(images):
         return np.zeros((0, shape["img_size"], shape["img_size"]), np.uint8), np.zeros(0, np.float32)
+    from tilescan.encode import reconstruction_error
     from tilescan.model import build_autoencoder
 
     _, _, autoencoder = build_autoencoder(**shape)
     autoencoder.load_weights(artifacts.require_file(weights, "train_autoencoder"))
     batch = np.repeat(images.astype(np.float32)[..., None] / 255.0, shape["channels"], axis=-1)
-    output = np.clip(np.asarray(autoencoder(batch, training=False), dtype=np.float32), 1e-7, 1 - 1e-7)
-    errors = -(batch * np.log(output) + (1 - batch) * np.log(1 - output)).mean(axis=(1, 2, 3))
-    return np.clip(np.round(output.mean(axis=-1) * 255.0), 0, 255).astype(np.uint8), errors
+    output = autoencoder(batch, training=False)
+    errors = np.asarray(reconstruction_error(batch, output))
+    image = np.asarray(output, dtype=np.float32).mean(axis=-1)
+    return np.clip(np.round(image * 255.0), 0, 255).astype(np.uint8), errors
 
 
 def load_inputs(params: Params) -> ReportInputs:
@@ -99,13 +101,13 @@ def load_inputs(params: Params) -> ReportInputs:
     metrics = {str(path): artifacts.load_metrics(name) for name, path in artifacts.METRICS_FILES.items()}
     quality = metrics[str(artifacts.METRICS_FILES["quality"])]
     truth = load_ground_truth(Path(params.data.labels_csv)) if quality.get("labels_csv") else None
+    reconstructions, query_errors = reconstruct(model_shape(params), artifacts.MODEL_WEIGHTS, query_images)
     return ReportInputs(
         ids=ids, splits=index["split"].to_numpy(), read_tile=read_tile,
         labels=artifacts.load_array(artifacts.CLUSTER_LABELS, "dbscan"),
         latents=artifacts.load_array(artifacts.SCALED_LATENTS, "scale"),
         flagged=artifacts.load_flagged(), knn=artifacts.load_knn(),
-        queries=queries, **dict(zip(("reconstructions", "query_errors"),
-                                    reconstruct(model_shape(params), artifacts.MODEL_WEIGHTS, query_images))),
+        queries=queries, reconstructions=reconstructions, query_errors=query_errors,
         recon_error=artifacts.load_array(artifacts.RECON_ERROR, "encode"),
         metrics=metrics, train_loss=artifacts.load_loss("train"), val_loss=artifacts.load_loss("eval"),
         truth=truth, pr_curve=artifacts.load_pr_curve(), dropped=artifacts.load_dropped(),
