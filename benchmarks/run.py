@@ -304,7 +304,8 @@ def bench_scoring(params: dict, sizes: dict, work: Path) -> dict:
     for _ in chunked_map(features_of_item, ((i, t) for i, t in enumerate(tiles)), workers):
         pass
     features_rate = len(tiles) / (time.perf_counter() - start)
-    detector = build_detector(build_core(), int(params["train_detector"]["input_size"]))
+    settings = params["train_detector"]
+    detector = build_detector(build_core(), int(settings["input_size"]), int(settings.get("views", 1)))
     rates = []
     for _ in range(2):
         start = time.perf_counter()

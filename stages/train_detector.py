@@ -23,7 +23,7 @@ def main(params: Params) -> str:
     raw_dir, fmt = resolve_input(params.data.raw_dir, params.data.format)
     settings = params.train_detector
     config = DetectorConfig(seed=params.common.seed, n_examples=settings.n_examples, epochs=settings.epochs,
-                            crop_size=settings.crop_size, input_size=settings.input_size,
+                            crop_size=settings.crop_size, input_size=settings.input_size, views=settings.views,
                             query_share=settings.query_share,
                             batch_size=settings.batch_size, learning_rate=settings.learning_rate,
                             label_smoothing=settings.label_smoothing, distractor_rate=settings.distractor_rate,

@@ -186,3 +186,33 @@ def test_detector_scores_any_tile_size():
     detector = build_detector(build_core(), input_size=64)
     out = np.asarray(detector(np.zeros((2, 100, 120, 1), np.float32), training=False))
     assert out.shape == (2, 1) and ((0 <= out) & (out <= 1)).all()
+
+
+def test_detector_views_average_the_core_over_mirrored_and_turned_copies():
+    core = build_core()
+    tiles = np.random.default_rng(0).integers(0, 256, (3, 100, 100, 1)).astype(np.float32)
+    shrunk = np.asarray(build_detector(core, input_size=64, views=1).layers[1](tiles))  # the shrink layer
+
+    def core_of(images):
+        return np.asarray(core(np.ascontiguousarray(images), training=False))
+
+    copies = [shrunk, shrunk[:, :, ::-1], shrunk.transpose(0, 2, 1, 3), shrunk[:, ::-1, ::-1]]
+    for views in (1, 2, 4):
+        got = np.asarray(build_detector(core, input_size=64, views=views)(tiles, training=False))
+        expected = np.mean([core_of(c) for c in copies[:views]], axis=0)
+        np.testing.assert_allclose(got, expected, atol=1e-6)
+    assert not np.allclose(core_of(copies[0]), core_of(copies[1]))  # the views do differ: the mean is not trivial
+    with pytest.raises(ValueError, match="views"):
+        build_detector(core, input_size=64, views=3)
+
+
+def test_detector_probability_stays_float32_under_mixed_precision():
+    import keras
+
+    keras.config.set_dtype_policy("mixed_float16")
+    try:
+        core = build_core()
+        outs = [build_detector(core, input_size=64, views=v)(np.zeros((1, 80, 80, 1), np.float32)) for v in (1, 2)]
+    finally:
+        keras.config.set_dtype_policy("float32")
+    assert [keras.backend.standardize_dtype(out.dtype) for out in outs] == ["float32", "float32"]

@@ -253,6 +253,7 @@ class TrainDetector:
     query_share: float = spec(Interval(float, 0, 1))
     distractor_rate: float = spec(Interval(float, 0, 1))
     workers: int = spec(Interval(int, 1))
+    views: int = spec(Options((1, 2, 4)), default=2)
 
     def check(self) -> None:
         _require(self.crop_size <= self.input_size, "train_detector.crop_size", self.crop_size,

@@ -3,13 +3,15 @@
 The detector shrinks a tile inside the model (area averaging to `input_size`, default 160 px for a 299 px
 tile, so an 8 px digit stays ~4 px high) and passes it to the `core`: a few 3x3 convolutions striding down
 to 1/8 and a global max pool over the feature map ("anything, anywhere"). Because the core is fully
-convolutional it is trained on crops (cheaper) and applied to whole tiles. Inputs are uint8-range grayscale,
-shape (batch, height, width, 1); the output is a probability.
+convolutional it is trained on crops (cheaper) and applied to whole tiles. At inference the detector averages the
+core's probability over `views` mirrored / turned copies of the shrunk tile (test-time augmentation: the views
+disagree most on the tiles the core is least sure of). Inputs are uint8-range grayscale, shape (batch, height,
+width, 1); the output is a probability.
 """
 from __future__ import annotations
 
 import keras
-from keras import layers
+from keras import layers, ops
 
 from tilescan.runtime import configure_tensorflow
 
@@ -19,6 +21,7 @@ configure_tensorflow()
 
 DEFAULT_INPUT_SIZE = 160
 DEFAULT_WIDTHS = (12, 20, 32, 48, 64)
+VIEWS = (1, 2, 4)  # the tile; + its mirror image; + its transpose and its 180-degree turn
 
 
 def _conv(x, filters: int, strides: int = 1):
@@ -41,12 +44,23 @@ def build_core(widths: tuple[int, ...] = DEFAULT_WIDTHS, dropout: float = 0.2) -
     x = _conv(x, w5)
     x = layers.GlobalMaxPooling2D()(x)
     x = layers.Dropout(dropout)(x)
-    prob = layers.Dense(1, activation="sigmoid", name="lettering")(x)
+    # float32 whatever the dtype policy: under mixed_float16 a float16 sigmoid rounds probabilities (GPU check)
+    prob = layers.Dense(1, activation="sigmoid", name="lettering", dtype="float32")(x)
     return keras.Model(image, prob, name="lettering_core")
 
 
-def build_detector(core: keras.Model, input_size: int = DEFAULT_INPUT_SIZE) -> keras.Model:
-    """Whole-tile detector: shrink any tile to input_size x input_size (area averaging), then `core`."""
+def _views(x, count: int) -> list:
+    """The first `count` of: x, x mirrored left-right, x transposed, x turned by 180 degrees."""
+    return [x, ops.flip(x, axis=2), ops.transpose(x, (0, 2, 1, 3)), ops.flip(ops.flip(x, axis=1), axis=2)][:count]
+
+
+def build_detector(core: keras.Model, input_size: int = DEFAULT_INPUT_SIZE, views: int = 1) -> keras.Model:
+    """Whole-tile detector: shrink any tile to input_size x input_size (area averaging), then the mean of `core`'s
+    probability over `views` (1, 2 or 4) mirrored / turned copies of it."""
+    if views not in VIEWS:
+        raise ValueError(f"views must be one of {VIEWS}, not {views}")
     tiles = keras.Input(shape=(None, None, 1), name="tile")
     x = layers.Resizing(input_size, input_size, interpolation="area", name="shrink")(tiles)
-    return keras.Model(tiles, core(x), name="lettering_detector")
+    probabilities = [core(view) for view in _views(x, views)]
+    prob = probabilities[0] if views == 1 else layers.Average(name="mean_of_views", dtype="float32")(probabilities)
+    return keras.Model(tiles, prob, name="lettering_detector")

@@ -33,6 +33,7 @@ class DetectorConfig:
     epochs: int = 1               # passes over the examples (drawn once, reshuffled each pass)
     crop_size: int = 96           # training crops, in model pixels
     input_size: int = 160         # a whole tile is shrunk to this many pixels a side at inference
+    views: int = 2                # inference averages over the tile and its mirror image (1, 2 or 4 views)
     query_share: float = 0.1      # share of the positives that are augmented query tiles (when given)
     batch_size: int = 32
     learning_rate: float = 1e-3
@@ -142,7 +143,7 @@ def train_detector(tiles: list[np.ndarray], query_tiles: list[np.ndarray], confi
                "epochs": config.epochs, "loss": round(float(history.history["loss"][-1]), 6),
                "accuracy": round(float(history.history["accuracy"][-1]), 6)}
     timing = {"composite_seconds": round(composited - start, 1), "fit_seconds": round(end - composited, 1)}
-    return build_detector(core, config.input_size), summary, timing
+    return build_detector(core, config.input_size, config.views), summary, timing
 
 
 def predict_stream(detector, items: Iterable[tuple[object, np.ndarray]], total: int | None = None,
