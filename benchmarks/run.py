@@ -305,7 +305,7 @@ def bench_scoring(params: dict, sizes: dict, work: Path) -> dict:
         pass
     features_rate = len(tiles) / (time.perf_counter() - start)
     settings = params["train_detector"]
-    detector = build_detector(build_core(), int(settings["input_size"]), int(settings.get("views", 1)))
+    detector = build_detector(build_core(), int(settings["input_size"]), int(settings["views"]))
     rates = []
     for _ in range(2):
         start = time.perf_counter()

@@ -191,7 +191,7 @@ def test_detector_scores_any_tile_size():
 def test_detector_views_average_the_core_over_mirrored_and_turned_copies():
     core = build_core()
     tiles = np.random.default_rng(0).integers(0, 256, (3, 100, 100, 1)).astype(np.float32)
-    shrunk = np.asarray(build_detector(core, input_size=64, views=1).layers[1](tiles))  # the shrink layer
+    shrunk = np.asarray(build_detector(core, input_size=64).get_layer("shrink")(tiles))
 
     def core_of(images):
         return np.asarray(core(np.ascontiguousarray(images), training=False))
