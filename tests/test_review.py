@@ -10,7 +10,7 @@ from helpers import make_workdir, refused, set_params, succeeded, write_clusters
 from tilescan.errors import TilescanError
 from tilescan.features import FEATURE_NAMES
 from tilescan.review import apply_verdicts, disagreement, load_verdicts, review_queue, verdict_rows
-from tilescan.score import knn_report, statistics_scores
+from tilescan.score import EVIDENCE, knn_report, statistics_scores
 
 NAMES = list(FEATURE_NAMES)
 ODD_IDS = ["NA", "0053", 'say "cheese", $HOME', "naïve ✓", "c1", ""]
@@ -81,17 +81,36 @@ def _features(n=80, seed=0):
     return features
 
 
-def test_positives_teach_the_query_part_and_negatives_push_back():
+def test_reviewed_positives_teach_the_query_part_from_five_on_without_queries():
     features, none = _features(), np.zeros(0, np.int64)
     plain, _, plain_parts = statistics_scores(features, NAMES, none, 0.9, 0)
-    taught, _, parts = statistics_scores(features, NAMES, none, 0.9, 0, positives=np.array([60, 61]))
+    four, _, four_parts = statistics_scores(features, NAMES, none, 0.9, 0, positives=np.arange(60, 64))
+    assert np.array_equal(four, plain) and set(four_parts) == {"evidence"}  # too few to learn from: evidence alone
+    taught, _, parts = statistics_scores(features, NAMES, none, 0.9, 0, positives=np.arange(60, 65))
     assert "query_similarity" not in plain_parts and set(parts) == {"evidence", "query_similarity"}
     assert np.array_equal(parts["evidence"], plain_parts["evidence"])  # verdicts touch only the learned part
-    assert taught[62:].mean() > plain[62:].mean()
-    # marking some of the odd tiles "not lettering" lowers the learned similarity of the rest of them
-    _, _, mixed = statistics_scores(features, NAMES, none, 0.9, 0, positives=np.array([60, 61]),
-                                  negatives=np.arange(62, 70))
-    assert mixed["query_similarity"][70:].mean() < parts["query_similarity"][70:].mean()
+    assert taught[65:].mean() > plain[65:].mean()
+
+
+def test_with_a_query_one_reviewed_positive_is_learned_from():
+    features, query = _features(), np.array([60])
+    alone, _, _ = statistics_scores(features, NAMES, query, 0.9, 0)
+    taught, _, _ = statistics_scores(features, NAMES, query, 0.9, 0, positives=np.array([61]))
+    assert not np.array_equal(alone, taught)
+
+
+def test_negatives_push_back_on_the_tiles_like_them():
+    features = _features()
+    for name in ("lbp_5", "lbp_6", "lbp_7"):  # ten of the odd tiles differ from the other ten ...
+        features[70:, NAMES.index(name)] += 8.0
+    for name in EVIDENCE:  # ... and all twenty look like lettering, so none is an automatic negative
+        features[60:, NAMES.index(name)] += 3.0
+    positives, none = np.arange(60, 65), np.zeros(0, np.int64)
+    _, _, taught = statistics_scores(features, NAMES, none, 0.9, 0, positives=positives)
+    _, _, mixed = statistics_scores(features, NAMES, none, 0.9, 0, positives=positives, negatives=np.arange(70, 75))
+    like_negatives, like_positives = slice(75, 80), slice(65, 70)
+    assert mixed["query_similarity"][like_negatives].mean() < taught["query_similarity"][like_negatives].mean()
+    assert mixed["query_similarity"][like_negatives].mean() < mixed["query_similarity"][like_positives].mean()
 
 
 def _knn_report(features, positives=(), negatives=(), queries=(), threshold=0.5):
@@ -114,8 +133,9 @@ def test_marked_tiles_are_always_and_never_flagged():
     after = flagged.set_index("id")["flagged"]
     assert after[low] == 1 and after[high] == 0 and after[query] == 0
     assert summary["n_reviewed_lettering"] == 1 and summary["n_reviewed_not_lettering"] == 2
+    # the only query is marked 0 and one tile 1: too few to learn from, so no query_similarity column
     assert flagged.columns.tolist() == ["id", "score", "flagged", "cluster", "dropped_black", "statistics", "evidence",
-                                        "query_similarity", "detector"]
+                                        "detector"]
 
 
 # ---- the review queue -----------------------------------------------------------------------------
@@ -175,7 +195,9 @@ def test_knn_report_refuses_a_bad_verdicts_file(scored_work):
 
 def test_knn_report_writes_components_and_obeys_verdicts(scored_work):
     work, ids = scored_work
-    write(work / "verdicts/verdicts.csv", f'id,annotation,reviewed_at\n"{ids[1]}",1,""\n{ids[2]},0,\n')
+    # five tiles marked lettering: without queries, the regression learns from five on (score.MIN_REVIEWED_POSITIVES)
+    marked = "".join(f"{tile},1,\n" for tile in ids[3:7])
+    write(work / "verdicts/verdicts.csv", f'id,annotation,reviewed_at\n"{ids[1]}",1,""\n{ids[2]},0,\n{marked}')
     set_params(work, {"review.verdicts": "verdicts/verdicts.csv", "knn_report.flag_threshold": 0.0})
     succeeded(work, "knn_report")
     flagged = pd.read_csv(work / "reports/flagged.csv", dtype={"id": str}).set_index("id")
