@@ -82,15 +82,26 @@ def test_combined_ranks_by_both_and_flags_by_values_not_percentiles():
     statistics = np.array([0.2, 0.9, 0.5, 0.7])
     evidence = np.array([0.7, 0.9, 1.0, 0.8])
     score, flagged = combined_scores(probability, statistics, evidence, np.array([], dtype=int), 0.75)
-    w = DETECTOR_WEIGHT  # ranks of probability: 1, 0.75, 0.25, 0.5; of statistics: 0.25, 1, 0.5, 0.75
-    assert np.allclose(score, [w * 1.0 + (1 - w) * 0.25, w * 0.75 + (1 - w) * 1.0, w * 0.25 + (1 - w) * 0.5,
-                               w * 0.5 + (1 - w) * 0.75])
+    # shares of tiles ranked at least as high: probability 1/4, 2/4, 4/4, 3/4; statistics 4/4, 1/4, 3/4, 2/4
+    w = DETECTOR_WEIGHT
+    tails = [(0.25, 1.0), (0.5, 0.25), (1.0, 0.75), (0.75, 0.5)]
+    assert np.allclose(score, [1 - p ** w * s ** (1 - w) for p, s in tails])
     assert score[0] > score[3]  # equal weights would tie them: the detector weighs more than the statistics
     assert flagged.tolist() == [True, True, False, False]  # (p + evidence) / 2 = 0.8, 0.85, 0.55, 0.7
     # a dataset without lettering: the detector calls every tile clean, so nothing is flagged whatever the ranks
     clean = combined_scores(np.full(100, 0.05), np.linspace(0, 1, 100), np.linspace(0, 1, 100),
                             np.array([], dtype=int), 0.75)[1]
     assert not clean.any()
+
+
+def test_combined_lets_the_very_top_of_one_method_count():
+    """The detector's top tile, middling by the statistics (rank 0.3), outranks a tile both rank 0.8: the mean of
+    ranks would put it below (2/3 + 0.3/3 = 0.77 < 0.8)."""
+    order = np.arange(100, dtype=float)
+    probability, statistics = order.copy(), order.copy()  # tile 79: rank 0.8 by both
+    probability[[29, 99]] = probability[[99, 29]]          # tile 29: top of the detector, rank 0.3 by the statistics
+    score = combined_scores(probability, statistics, statistics, np.array([], dtype=int), 0.75)[0]
+    assert score[29] > score[79]
 
 
 def test_a_mostly_black_query_is_scored_and_flagged():

@@ -9,8 +9,9 @@ into a per-tile annotation score and a flag. One function per method (`knn_repor
   tiles with the least evidence as negatives; its rank makes up a third of the score. Flag: score >=
   `flag_threshold` and at least one stroke-like component (`statistics_scores`).
 - `detector`: the learned detector's probability (train_detector); flag: probability >= `detector_threshold`.
-- `combined`: a weighted mean of the percentile ranks of the detector probability (DETECTOR_WEIGHT) and the
-  statistics score; flag:
+- `combined`: one minus the weighted geometric mean of two tail fractions, each the share of tiles that its
+  method (detector probability, weight DETECTOR_WEIGHT; statistics score) ranks at least as high: a tile at the
+  very top of either method ranks high even where the other is lukewarm (`combined_scores`); flag:
   (probability + text evidence) / 2 >= `combined_threshold`. Since text evidence <= 1, a tile the detector
   calls clean (p < 2 * threshold - 1) is never flagged, so a dataset without lettering gets (almost) nothing
   flagged however the ranks fall: the flag is not a percentile of the dataset.
@@ -37,8 +38,8 @@ METHODS = ("baseline", "statistics", "detector", "combined")
 ALIASES = {"tilescan": "statistics"}  # the statistics method's former name
 EVIDENCE = ("stroke_fraction_high", "stroke_components", "orientation_entropy", "stroke_concentration")
 QUERY_WEIGHT = 1 / 3  # share of the score that comes from similarity to the query tiles
-# share of the combined score from the detector's rank: the statistics were tuned on the default synthetic set and
-# rank other sets worse (unsupervised AP 0.50 on the holdout cross-check), the detector holds up (README, Results)
+# the detector's weight in the combined score: the statistics were tuned on the default synthetic set and rank
+# other sets worse (unsupervised AP 0.50 on the holdout cross-check), the detector holds up (README, Results)
 DETECTOR_WEIGHT = 2 / 3
 # without query tiles, the logistic regression waits for this many reviewed lettering tiles (as many as the default
 # queries): the queue's first positives are atypical, and a regression fitted on 2-3 of them ranks worse than the
@@ -148,12 +149,19 @@ def detector_scores(probability: np.ndarray, query_rows: np.ndarray, threshold: 
     return probability.astype(np.float64), with_queries(probability >= threshold, query_rows)
 
 
+def tail_fraction(values: np.ndarray) -> np.ndarray:
+    """Share of the values >= each value, in [1/n, 1] (ties count as the average of their ranks)."""
+    return 1.0 - percentile_rank(values) + 1.0 / len(values)
+
+
 def combined_scores(probability: np.ndarray, statistics: np.ndarray, evidence: np.ndarray, query_rows: np.ndarray,
                     threshold: float) -> tuple[np.ndarray, np.ndarray]:
-    """(weighted mean of the percentile ranks of probability and statistics score, (probability + evidence) / 2
-    >= threshold or query). Ranks need no common scale; the flag uses values, which transfer across datasets."""
-    score = DETECTOR_WEIGHT * percentile_rank(probability) + (1 - DETECTOR_WEIGHT) * percentile_rank(statistics)
-    return score, with_queries((probability + evidence) / 2 >= threshold, query_rows)
+    """(1 - tail(probability) ** DETECTOR_WEIGHT * tail(statistics) ** (1 - DETECTOR_WEIGHT), (probability +
+    evidence) / 2 >= threshold or query). Tail fractions need no common scale, and their product (Fisher's way of
+    combining p-values) lets either method's very top count: the mean of ranks ranked realdev's lettering worse
+    (README, Results). The flag uses values, which transfer across datasets."""
+    tails = tail_fraction(probability) ** DETECTOR_WEIGHT * tail_fraction(statistics) ** (1 - DETECTOR_WEIGHT)
+    return 1.0 - tails, with_queries((probability + evidence) / 2 >= threshold, query_rows)
 
 
 # --- the knn_report stage's tables -------------------------------------------------------------------
