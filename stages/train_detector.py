@@ -34,14 +34,15 @@ def main(params: Params) -> str:
     train_rows = np.flatnonzero(index["split"].to_numpy() == "train")
     base_rows = sample_rows(train_rows, settings.max_base_tiles, params.common.seed)  # bounded backgrounds
 
+    position_of = {tile_id: i for i, tile_id in enumerate(ids)}
+
     def tiles(positions=None):
         """(position, full-resolution tile) in index order, only those in positions (all when None); reading
         stops once the last of positions is found."""
         wanted = None if positions is None else set(positions.tolist())
-        position = {tile_id: i for i, tile_id in enumerate(ids)}
         for split in artifacts.SPLITS:
             for ref, image in iter_tiles(raw_dir, fmt, split, params.prepare.keep_class, params.prepare.on_unreadable):
-                at = position.get(ref.id)
+                at = position_of.get(ref.id)
                 if at is not None and (wanted is None or at in wanted):
                     yield at, image
                     if wanted is not None:

@@ -4,6 +4,7 @@ import pytest
 
 from tilescan.errors import TilescanError
 from tilescan.features import FEATURE_NAMES
+from tilescan.ranks import percentile_rank, tail_fraction
 from tilescan.score import (
     DETECTOR_WEIGHT,
     EVIDENCE,
@@ -12,7 +13,6 @@ from tilescan.score import (
     combined_scores,
     detector_scores,
     knn_report,
-    percentile_rank,
     statistics_scores,
     text_evidence,
 )
@@ -22,6 +22,8 @@ NAMES = list(FEATURE_NAMES)
 
 def test_percentile_rank_ties_and_range():
     assert percentile_rank(np.array([0, 0, 5, 1])).tolist() == [0.375, 0.375, 1.0, 0.75]
+    # the share of values at least as high: 5 -> 1/4, 1 -> 2/4, the tied zeros share 3/4 and 4/4
+    assert tail_fraction(np.array([0, 0, 5, 1])).tolist() == [0.875, 0.875, 0.25, 0.5]
 
 
 def test_baseline_with_queries_flags_neighbours_and_query_clusters():

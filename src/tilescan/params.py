@@ -16,6 +16,10 @@ import yaml
 
 from tilescan.errors import TilescanError
 
+# the detector's views at inference (tilescan.detect.model): the tile; + its mirror image; + its transpose and its
+# 180-degree turn
+DETECTOR_VIEWS = (1, 2, 4)
+
 PARAMS_FILE = Path("params.yaml")
 
 
@@ -253,7 +257,7 @@ class TrainDetector:
     query_share: float = spec(Interval(float, 0, 1))
     distractor_rate: float = spec(Interval(float, 0, 1))
     workers: int = spec(Interval(int, 1))
-    views: int = spec(Options((1, 2, 4)), default=2)
+    views: int = spec(Options(DETECTOR_VIEWS), default=2)
 
     def check(self) -> None:
         _require(self.crop_size <= self.input_size, "train_detector.crop_size", self.crop_size,

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy.stats import rankdata
 
 from tilescan.errors import TilescanError
+from tilescan.ranks import percentile_rank
 
 COLUMNS = ("id", "annotation")
 FIRST_COLUMNS = ("id", "score", "flagged", "cluster", "dropped_black")  # flagged.csv; score components follow
@@ -109,7 +109,7 @@ def disagreement(flagged_frame: pd.DataFrame) -> np.ndarray:
     columns = component_columns(flagged_frame)
     if len(columns) < 2 or not len(flagged_frame):
         return np.zeros(len(flagged_frame))
-    ranks = np.stack([rankdata(flagged_frame[c].to_numpy()) / len(flagged_frame) for c in columns])
+    ranks = np.stack([percentile_rank(flagged_frame[c].to_numpy()) for c in columns])
     return ranks.max(axis=0) - ranks.min(axis=0)
 
 

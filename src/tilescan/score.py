@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.stats import rankdata
 from sklearn.linear_model import LogisticRegression
 from sklearn.neighbors import NearestNeighbors
 from sklearn.preprocessing import StandardScaler
@@ -32,6 +31,7 @@ from sklearn.preprocessing import StandardScaler
 from tilescan import artifacts
 from tilescan.cluster import NOISE, nearest_neighbours
 from tilescan.errors import TilescanError
+from tilescan.ranks import percentile_rank, tail_fraction
 from tilescan.review import apply_verdicts
 
 METHODS = ("baseline", "statistics", "detector", "combined")
@@ -54,11 +54,6 @@ def check_method(method: str) -> str:
     if method not in METHODS:
         raise TilescanError(f"knn_report.method must be one of {', '.join(METHODS)}, got {method!r}")
     return method
-
-
-def percentile_rank(values: np.ndarray) -> np.ndarray:
-    """Average rank / n, in (0, 1]; ties share their rank, so the result is order-independent."""
-    return rankdata(values) / len(values)
 
 
 # --- the notebook's method ---------------------------------------------------------------------------
@@ -147,11 +142,6 @@ def detector_scores(probability: np.ndarray, query_rows: np.ndarray, threshold: 
                     ) -> tuple[np.ndarray, np.ndarray]:
     """(probability, probability >= threshold or query)."""
     return probability.astype(np.float64), with_queries(probability >= threshold, query_rows)
-
-
-def tail_fraction(values: np.ndarray) -> np.ndarray:
-    """Share of the values >= each value, in [1/n, 1] (ties count as the average of their ranks)."""
-    return 1.0 - percentile_rank(values) + 1.0 / len(values)
 
 
 def combined_scores(probability: np.ndarray, statistics: np.ndarray, evidence: np.ndarray, query_rows: np.ndarray,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import keras
 from keras import layers, ops
 
+from tilescan.params import DETECTOR_VIEWS
 from tilescan.runtime import configure_tensorflow
 
 # train_detector reaches TensorFlow through this module: pin its thread pools on import, before the first op
@@ -21,7 +22,6 @@ configure_tensorflow()
 
 DEFAULT_INPUT_SIZE = 160
 DEFAULT_WIDTHS = (12, 20, 32, 48, 64)
-VIEWS = (1, 2, 4)  # the tile; + its mirror image; + its transpose and its 180-degree turn
 
 
 def _conv(x, filters: int, strides: int = 1):
@@ -54,11 +54,11 @@ def _views(x, count: int) -> list:
     return [x, ops.flip(x, axis=2), ops.transpose(x, (0, 2, 1, 3)), ops.flip(ops.flip(x, axis=1), axis=2)][:count]
 
 
-def build_detector(core: keras.Model, input_size: int = DEFAULT_INPUT_SIZE, views: int = 1) -> keras.Model:
+def build_detector(core: keras.Model, input_size: int = DEFAULT_INPUT_SIZE, views: int = 2) -> keras.Model:
     """Whole-tile detector: shrink any tile to input_size x input_size (area averaging), then the mean of `core`'s
     probability over `views` (1, 2 or 4) mirrored / turned copies of it."""
-    if views not in VIEWS:
-        raise ValueError(f"views must be one of {VIEWS}, not {views}")
+    if views not in DETECTOR_VIEWS:
+        raise ValueError(f"views must be one of {DETECTOR_VIEWS}, not {views}")
     tiles = keras.Input(shape=(None, None, 1), name="tile")
     x = layers.Resizing(input_size, input_size, interpolation="area", name="shrink")(tiles)
     probabilities = [core(view) for view in _views(x, views)]

@@ -8,6 +8,7 @@ seconds to import).
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 import re
 from pathlib import Path
@@ -102,19 +103,17 @@ def _parsed_records(path: Path) -> Iterator[tuple[int, bytes, bytes, int]]:
     except tf.errors.OpError:
         # A sequential, unbatched read keeps record order, so the records read so far give the position.
         serialized_records = iter(records)
-        position = 0
-        while True:
+        for position in itertools.count():
             try:
                 serialized = next(serialized_records)
-                if position >= done:
-                    label, image, name, size = parse(serialized[None])
+                if position < done:  # yielded by the batched read
+                    continue
+                label, image, name, size = parse(serialized[None])
             except StopIteration:
                 return
             except tf.errors.OpError as exc:
                 raise TilescanError(f"{path}: record {position}: {_describe(exc)}") from None
-            if position >= done:
-                yield int(label[0]), image[0].numpy(), name[0].numpy(), int(size[0])
-            position += 1
+            yield int(label[0]), image[0].numpy(), name[0].numpy(), int(size[0])
 
 
 def _square_tile(pixels: bytes) -> np.ndarray:
