@@ -48,7 +48,7 @@ bench-scale: $(STAMP) fonts
 	$(BIN)/python benchmarks/scale_e2e.py --out metrics/bench_scale.json $(if $(SIZES),--sizes $(SIZES))
 
 review-curve: $(STAMP)
-	$(BIN)/python benchmarks/review_curve.py --out metrics/review_curve.json
+	$(BIN)/python benchmarks/review_curve.py $(if $(RETRAIN),--retrain-detector)
 
 # A fresh clone of HEAD runs `make run` (its own .venv); its dvc.lock must equal the committed one byte for
 # byte. TOLERANT=1 compares metrics within tolerances instead (GPU, ARM, fewer cores than common.threads).

@@ -8,9 +8,16 @@ negatives), in-process. After each round: the average precision over the class-0
 scores (metrics/quality.json's definition), and over those not yet reviewed (a reviewed tile's label is
 known and the score has learned from it, so the first figure flatters). Controls: the same rounds with tiles
 drawn at random (mean of three draws), and the queue without the five query tiles.
+
+With --retrain-detector (`make review-curve RETRAIN=1`, ~15 minutes on 2 cores) the queue's rounds also retrain
+the detector on the verdicts, as the train_detector stage does on the next `dvc repro` (tilescan.detect.dataset),
+and the file is metrics/review_curve_retrained.json; the random-order control keeps the pipeline's detector.
 """
 from __future__ import annotations
 
+import tilescan.pinned  # noqa: F401  (first: the stages' math pins, before NumPy/TF load; see tilescan/runtime.py)
+
+# isort: split
 import argparse
 import json
 import time
@@ -23,7 +30,7 @@ from tilescan import artifacts
 from tilescan.cluster import query_positions
 from tilescan.evaluate import evaluation_frame, load_ground_truth, quality
 from tilescan.params import load_params
-from tilescan.review import review_queue, verdict_rows
+from tilescan.review import learned_positives, review_queue, verdict_rows
 from tilescan.score import knn_report
 
 ROUNDS = (20, 50, 100)
@@ -33,9 +40,10 @@ RANDOM_DRAWS = 3
 class Scorer:
     """The knn_report stage's scoring on this workspace's artifacts, for any set of verdicts."""
 
-    def __init__(self, params):
+    def __init__(self, params, retrain_detector: bool = False):
         self.params = params
-        index = artifacts.load_index()
+        self.retrain_detector = retrain_detector
+        index = self.index = artifacts.load_index()
         self.ids = index["id"].tolist()
         self.points = artifacts.load_aligned(artifacts.SCALED_LATENTS, "scale", len(self.ids))
         self.labels = artifacts.load_aligned(artifacts.CLUSTER_LABELS, "dbscan", len(self.ids))
@@ -43,6 +51,8 @@ class Scorer:
         self.names = artifacts.load_feature_names()
         self.black = index["black"].to_numpy()
         self.probability = artifacts.load_aligned(artifacts.DETECTOR_PROBABILITY, "train_detector", len(self.ids))
+        # the known rows the pipeline's detector learned from: (queries, none marked not lettering)
+        self.trained_on = (tuple(query_positions(self.ids, list(params.knn_report.queries))), ())
         scanned = pd.concat([index, artifacts.load_dropped()])
         self.train_ids = scanned.loc[scanned["split"] == "train", "id"].tolist()
         self.truth = load_ground_truth(Path(params.data.labels_csv))
@@ -51,6 +61,8 @@ class Scorer:
     def score(self, queries: list[str], reviewed: dict[str, int]) -> pd.DataFrame:
         verdicts = pd.DataFrame({"id": list(reviewed), "annotation": list(reviewed.values())})
         positives, negatives = verdict_rows(verdicts, self.ids)
+        if self.retrain_detector:
+            self.train_detector(learned_positives(query_positions(self.ids, queries), positives, negatives), negatives)
         knn = self.params.knn_report
         thresholds = {"statistics": knn.flag_threshold, "detector": knn.detector_threshold,
                       "combined": knn.combined_threshold}
@@ -59,6 +71,15 @@ class Scorer:
                                    thresholds, self.params.dbscan.min_samples, self.params.common.seed, positives,
                                    negatives)
         return flagged
+
+    def train_detector(self, lettering_rows: np.ndarray, not_lettering_rows: np.ndarray) -> None:
+        """Retrain the detector as the train_detector stage would on these known rows (unless it already was)."""
+        from tilescan.detect.dataset import train_and_score
+
+        wanted = (tuple(lettering_rows.tolist()), tuple(not_lettering_rows.tolist()))
+        if wanted != self.trained_on:
+            _, self.probability, _, _ = train_and_score(self.params, self.index, lettering_rows, not_lettering_rows)
+            self.trained_on = wanted
 
     def measure(self, flagged: pd.DataFrame, reviewed: dict[str, int]) -> dict:
         frame = evaluation_frame(flagged, self.train_ids, self.truth)
@@ -90,11 +111,15 @@ def simulate(scorer: Scorer, queries: list[str], pick) -> list[dict]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--out", default="metrics/review_curve.json")
+    parser.add_argument("--out", default=None, help="default: metrics/review_curve.json, "
+                        "or metrics/review_curve_retrained.json with --retrain-detector")
+    parser.add_argument("--retrain-detector", action="store_true",
+                        help="retrain the detector on the verdicts after each round of the queue (slow)")
     args = parser.parse_args()
+    out = args.out or f"metrics/review_curve{'_retrained' if args.retrain_detector else ''}.json"
     start = time.perf_counter()
     params = load_params()
-    scorer = Scorer(params)
+    scorer = Scorer(params, args.retrain_detector)
     threshold, queries = params.knn_report.flag_threshold, list(params.knn_report.queries)
 
     def from_queue(flagged, reviewed, n):
@@ -109,13 +134,16 @@ def main() -> int:
         return pick
 
     queue = simulate(scorer, queries, from_queue)
+    unsupervised = simulate(scorer, [], from_queue)
+    scorer.retrain_detector = False  # the random control keeps the pipeline's detector
+    scorer.probability = artifacts.load_aligned(artifacts.DETECTOR_PROBABILITY, "train_detector", len(scorer.ids))
     draws = [simulate(scorer, queries, at_random(params.common.seed + draw)) for draw in range(RANDOM_DRAWS)]
     random_mean = [{"reviewed": points[0]["reviewed"],
                     **{key: round(float(np.mean([p[key] for p in points])), 6)
                        for key in ("average_precision", "average_precision_unreviewed", "precision", "recall",
                                  "lettering_found")}}
                    for points in zip(*draws)]
-    unsupervised = simulate(scorer, [], from_queue)
+
     def by_reviewed(points):  # keyed, not listed: `dvc plots` draws every list of the file
         return {str(point["reviewed"]): point for point in points}
 
@@ -125,18 +153,18 @@ def main() -> int:
         "random_order_mean_of_3": by_reviewed(random_mean),
         "queue_without_queries": by_reviewed(unsupervised),
         "rounds": ",".join(map(str, ROUNDS)), "flag_threshold": threshold, "method": params.knn_report.method,
-        "labels_csv": params.data.labels_csv,
+        "labels_csv": params.data.labels_csv, "detector_retrained": args.retrain_detector,
         "note": ("AP over the class-0 train tiles (as metrics/quality.json) after each round of simulated review "
                  "from the Review-next queue; average_precision_unreviewed leaves out the reviewed tiles, whose "
                  "labels the score has learned from."),
         "seconds": round(time.perf_counter() - start, 1),
     }
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    Path(out).write_text(json.dumps(result, indent=2) + "\n")
     for name, points in (("queue, 5 queries", queue), ("random, 5 queries", random_mean),
                          ("queue, no queries", unsupervised)):
         print(f"{name:>18}: " + "  ".join(f"{p['reviewed']:>3} -> AP {p['average_precision']:.3f} "
                                           f"(unreviewed {p['average_precision_unreviewed']:.3f})" for p in points))
-    print(f"-> {args.out} ({result['seconds']} s)")
+    print(f"-> {out} ({result['seconds']} s)")
     return 0
 
 

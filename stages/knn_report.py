@@ -8,7 +8,7 @@ from tilescan.atomic import staged_outputs
 from tilescan.cluster import query_positions
 from tilescan.figures import neighbour_grid, save_png
 from tilescan.params import Params
-from tilescan.review import load_verdicts, verdict_rows
+from tilescan.review import reviewed_rows
 from tilescan.score import knn_report
 from tilescan.stage import query_source, run_stage
 
@@ -24,9 +24,7 @@ def main(params: Params) -> str:
     probability = artifacts.load_aligned(artifacts.DETECTOR_PROBABILITY, "train_detector", len(ids))
     thresholds = {"statistics": settings.flag_threshold, "detector": settings.detector_threshold,
                   "combined": settings.combined_threshold}
-    verdicts = (load_verdicts(params.review.verdicts, ids + artifacts.load_dropped()["id"].tolist())
-                if params.review.verdicts else None)
-    positives, negatives = verdict_rows(verdicts, ids)
+    positives, negatives = reviewed_rows(params.review.verdicts, ids)
     flagged, knn, summary = knn_report(
         ids, index["black"].to_numpy(), points, labels, features, artifacts.load_feature_names(), probability,
         query_rows, settings.method, settings.k, thresholds, min_samples=params.dbscan.min_samples,
@@ -38,10 +36,10 @@ def main(params: Params) -> str:
         knn.to_csv(knn_csv, index=False, float_format="%.6f")
         save_png(grid, grid_png)
         artifacts.write_metrics(metrics_file, summary)
-    reviewed = f"; {len(positives)} + {len(negatives)} reviewed (lettering + not)" if verdicts is not None else ""
+    verdicts = f"; {len(positives)} + {len(negatives)} reviewed (lettering + not)" if params.review.verdicts else ""
     return (f"knn_report: {summary['method']} flagged {summary['n_flagged']} of {len(ids)} tiles "
             f"({summary['n_black']} mostly black) -> {artifacts.FLAGGED}; "
-            f"{len(query_rows)} queries x {settings.k} neighbours -> {artifacts.KNN_GRID}{reviewed}")
+            f"{len(query_rows)} queries x {settings.k} neighbours -> {artifacts.KNN_GRID}{verdicts}")
 
 
 if __name__ == "__main__":

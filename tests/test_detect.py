@@ -182,6 +182,20 @@ def test_training_set_is_balanced_seeded_and_independent_of_workers():
     assert np.array_equal(crops, again[0]) and drawn == again[2]
 
 
+def test_reviewed_negatives_take_query_share_of_the_negatives_and_change_nothing_else():
+    tiles = [_tile(level) for level in (40, 90, 140)]
+    marked_not_lettering = [np.full((299, 299), 250, np.uint8)]  # a bright look-alike a reviewer turned down
+    config = DetectorConfig(seed=5, n_examples=40, crop_size=48, input_size=64, query_share=0.25, workers=1)
+    plain, _, plain_drawn = make_training_set(tiles, [_tile(200)], config)
+    crops, labels, drawn = make_training_set(tiles, [_tile(200)], config, marked_not_lettering)
+    reviewed = np.array([d == "reviewed_negative" for d in drawn])
+    assert reviewed.sum() == 5 and (labels[reviewed] == 0).all() and labels.sum() == 20
+    assert (crops[reviewed].mean(axis=(1, 2)) > 200).all()  # drawn from the marked tile, not from a base tile
+    others = np.flatnonzero(~reviewed)
+    assert np.array_equal(crops[others], plain[others])
+    assert [drawn[i] for i in others] == [plain_drawn[i] for i in others]
+
+
 def test_detector_scores_any_tile_size():
     detector = build_detector(build_core(), input_size=64)
     out = np.asarray(detector(np.zeros((2, 100, 120, 1), np.float32), training=False))

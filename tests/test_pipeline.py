@@ -2,13 +2,14 @@
 changed, and `dvc status` clean afterwards."""
 import json
 import shutil
+import sys
 
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
 
-from helpers import dvc, run
+from helpers import ROOT, dvc, run
 from tilescan.repro_check import hash_differences
 
 EXPECTED_STAGES = {"synthesize", "prepare", "train_autoencoder", "train_detector", "encode", "scale", "dbscan",
@@ -101,8 +102,10 @@ def test_experiment_on_verdicts_reruns_only_the_stages_that_read_them(pipeline_r
     result = dvc("exp", "run", "-S", "review.verdicts=verdicts/verdicts.csv", cwd=repo)
     for stage in ("synthesize", "prepare", "features", "train_autoencoder", "encode", "scale", "dbscan"):
         assert f"Stage '{stage}' didn't change, skipping" in result.stdout, result.stdout
-    for stage in ("knn_report", "evaluate", "report"):
+    for stage in ("train_detector", "knn_report", "evaluate", "report"):
         assert f"Running stage '{stage}'" in result.stdout, result.stdout
+    detector = json.loads((repo / "metrics/detector.json").read_text())  # with queries, one positive is learned
+    assert (detector["reviewed_lettering_tiles"], detector["reviewed_not_lettering_tiles"]) == (1, 0)
     after = pd.read_csv(repo / "reports/flagged.csv", dtype={"id": str}).set_index("id")
     assert after.loc[chosen, "flagged"] == 1
     reviewed = json.loads((repo / "metrics/quality.json").read_text())["reviewed"]
@@ -112,4 +115,21 @@ def test_experiment_on_verdicts_reruns_only_the_stages_that_read_them(pipeline_r
         verdicts.write(f"{flagged['id'].iloc[0]},0,\n")
     status = dvc("status", cwd=repo).stdout
     stale = {line.strip().rstrip(":") for line in status.splitlines() if line and not line.startswith((" ", "\t"))}
-    assert stale == {"knn_report", "evaluate", "report"}, status
+    assert stale == {"train_detector", "knn_report", "evaluate", "report"}, status
+
+
+@pytest.mark.slow
+def test_review_curve_can_retrain_the_detector_on_the_verdicts(pipeline_repo, tmp_path):
+    repo = tmp_path / "curve"
+    shutil.copytree(pipeline_repo, repo, symlinks=True)
+    script = str(ROOT / "benchmarks/review_curve.py")
+    run([sys.executable, script, "--out", "fixed.json"], repo)
+    run([sys.executable, script, "--retrain-detector"], repo)
+    fixed = json.loads((repo / "fixed.json").read_text())
+    retrained = json.loads((repo / "metrics/review_curve_retrained.json").read_text())
+    assert retrained["detector_retrained"] and not fixed["detector_retrained"]
+    assert [point["reviewed"] for point in retrained["curve"]] == [point["reviewed"] for point in fixed["curve"]]
+    assert retrained["curve"][0] == fixed["curve"][0]  # no verdicts yet: the pipeline's own detector
+    assert retrained["curve"][1:] != fixed["curve"][1:]  # verdicts: a detector trained on them
+    assert retrained["queue_without_queries"]["0"] != fixed["queue_without_queries"]["0"]  # trained without queries
+    assert retrained["random_order_mean_of_3"] == fixed["random_order_mean_of_3"]  # the control keeps the pipeline's

@@ -9,7 +9,15 @@ import pytest
 from helpers import make_workdir, refused, set_params, succeeded, write_clusters, write_latents, write_prepared
 from tilescan.errors import TilescanError
 from tilescan.features import FEATURE_NAMES
-from tilescan.review import apply_verdicts, disagreement, load_verdicts, review_queue, verdict_rows
+from tilescan.review import (
+    MIN_REVIEWED_POSITIVES,
+    apply_verdicts,
+    disagreement,
+    learned_positives,
+    load_verdicts,
+    review_queue,
+    verdict_rows,
+)
 from tilescan.score import EVIDENCE, knn_report, statistics_scores
 
 NAMES = list(FEATURE_NAMES)
@@ -69,6 +77,15 @@ def test_verdict_rows_and_flags():
     assert positives.tolist() == [1] and negatives.tolist() == [0, 3]
     flags = apply_verdicts(np.array([True, False, True, True]), positives, negatives)
     assert flags.tolist() == [False, True, True, False]
+
+
+def test_learned_positives_follow_the_queries_and_wait_for_five_reviewed_without_them():
+    queries, none = np.array([7, 3]), np.zeros(0, np.int64)
+    assert learned_positives(queries, np.array([9, 3]), none).tolist() == [7, 3, 9]  # queries first, in order
+    assert learned_positives(queries, np.array([9]), np.array([7])).tolist() == [3, 9]  # a query marked 0 leaves
+    assert learned_positives(none, np.arange(4), none).tolist() == []
+    assert learned_positives(none, np.arange(MIN_REVIEWED_POSITIVES), none).tolist() == list(
+        range(MIN_REVIEWED_POSITIVES))
 
 
 # ---- the scoring hook -----------------------------------------------------------------------------
@@ -195,7 +212,7 @@ def test_knn_report_refuses_a_bad_verdicts_file(scored_work):
 
 def test_knn_report_writes_components_and_obeys_verdicts(scored_work):
     work, ids = scored_work
-    # five tiles marked lettering: without queries, the regression learns from five on (score.MIN_REVIEWED_POSITIVES)
+    # five tiles marked lettering: without queries, the regression learns from five on (review.MIN_REVIEWED_POSITIVES)
     marked = "".join(f"{tile},1,\n" for tile in ids[3:7])
     write(work / "verdicts/verdicts.csv", f'id,annotation,reviewed_at\n"{ids[1]}",1,""\n{ids[2]},0,\n{marked}')
     set_params(work, {"review.verdicts": "verdicts/verdicts.csv", "knn_report.flag_threshold": 0.0})

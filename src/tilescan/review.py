@@ -18,10 +18,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from tilescan import artifacts
 from tilescan.errors import TilescanError
 from tilescan.ranks import percentile_rank
 
 COLUMNS = ("id", "annotation")
+# without query tiles, the learned parts wait for this many reviewed lettering tiles (as many as the default
+# queries): the queue's first positives are atypical, and a regression fitted on 2-3 of them ranks worse than the
+# evidence alone (make review-curve, no queries, learning from 1 on: AP 0.787 -> 0.709 after 20 verdicts; README)
+MIN_REVIEWED_POSITIVES = 5
 FIRST_COLUMNS = ("id", "score", "flagged", "cluster", "dropped_black")  # flagged.csv; score components follow
 
 
@@ -86,6 +91,26 @@ def verdict_rows(verdicts: pd.DataFrame | None, ids: list[str]) -> tuple[np.ndar
     present = rows.notna().to_numpy()
     rows, marks = rows[present].astype(np.int64).to_numpy(), verdicts["annotation"].to_numpy()[present]
     return np.sort(rows[marks == 1]), np.sort(rows[marks == 0])
+
+
+def reviewed_rows(verdicts_path: str, ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(rows marked lettering, rows marked not lettering) of ids, from review.verdicts (none when it is "").
+    A verdict may name a tile prepare did not keep (it then has no row); any other unknown id is refused."""
+    if not verdicts_path:
+        return verdict_rows(None, ids)
+    return verdict_rows(load_verdicts(verdicts_path, ids + artifacts.load_dropped()["id"].tolist()), ids)
+
+
+def learned_positives(query_rows: np.ndarray, positives: np.ndarray, negatives: np.ndarray) -> np.ndarray:
+    """The rows the learned parts (the statistics' regression, the detector) take as lettering: the query tiles
+    not marked 0, in the order given, then the reviewed positives; without query tiles, those only from
+    MIN_REVIEWED_POSITIVES on."""
+    query_rows = np.asarray(query_rows, dtype=np.int64)
+    user_queries = query_rows[~np.isin(query_rows, negatives)]
+    reviewed = np.setdiff1d(positives, query_rows)
+    if len(user_queries) == 0 and len(reviewed) < MIN_REVIEWED_POSITIVES:
+        reviewed = np.zeros(0, np.int64)
+    return np.concatenate([user_queries, reviewed]).astype(np.int64)
 
 
 def apply_verdicts(flagged: np.ndarray, positives: np.ndarray, negatives: np.ndarray) -> np.ndarray:

@@ -18,7 +18,7 @@ into a per-tile annotation score and a flag. One function per method (`knn_repor
 
 Query tiles are always flagged, whatever the method; a reviewer's verdicts (tilescan.review) come last:
 marked 1 always flagged, marked 0 never, and the statistics' logistic regression learns from both (without
-query tiles, once MIN_REVIEWED_POSITIVES tiles are marked 1).
+query tiles, once review.MIN_REVIEWED_POSITIVES tiles are marked 1).
 """
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ from tilescan import artifacts
 from tilescan.cluster import NOISE, nearest_neighbours
 from tilescan.errors import TilescanError
 from tilescan.ranks import percentile_rank, tail_fraction
-from tilescan.review import apply_verdicts
+from tilescan.review import apply_verdicts, learned_positives
 
 METHODS = ("baseline", "statistics", "detector", "combined")
 ALIASES = {"tilescan": "statistics"}  # the statistics method's former name
@@ -41,10 +41,6 @@ QUERY_WEIGHT = 1 / 3  # share of the score that comes from similarity to the que
 # the detector's weight in the combined score: the statistics were tuned on the default synthetic set and rank
 # other sets worse (unsupervised AP 0.50 on the holdout cross-check), the detector holds up (README, Results)
 DETECTOR_WEIGHT = 2 / 3
-# without query tiles, the logistic regression waits for this many reviewed lettering tiles (as many as the default
-# queries): the queue's first positives are atypical, and a regression fitted on 2-3 of them ranks worse than the
-# evidence alone (make review-curve, no queries, learning from 1 on: AP 0.787 -> 0.709 after 20 verdicts; README)
-MIN_REVIEWED_POSITIVES = 5
 NO_ROWS = np.zeros(0, dtype=np.int64)
 
 
@@ -110,16 +106,12 @@ def statistics_scores(features: np.ndarray, names: list[str], query_rows: np.nda
                       ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
     """(score in [0, 1], flagged, components) for every tile; see the module docstring. Reviewed tiles
     (tilescan.review) join the logistic regression: positives as queries (without queries, only from
-    MIN_REVIEWED_POSITIVES on), negatives as negatives.
+    review.MIN_REVIEWED_POSITIVES on), negatives as negatives.
     components: the parts the score mixes, each a per-tile array (reports/flagged.csv's extra columns)."""
     evidence = text_evidence(features, names)
     score, components = evidence, {"evidence": evidence}
-    query_rows = np.asarray(query_rows, dtype=np.int64)  # in the order given: the fit is the same without verdicts
-    user_queries = query_rows[~np.isin(query_rows, negatives)]
-    reviewed = np.setdiff1d(positives, query_rows)
-    if len(user_queries) == 0 and len(reviewed) < MIN_REVIEWED_POSITIVES:
-        reviewed = NO_ROWS
-    learned_from = np.concatenate([user_queries, reviewed])
+    query_rows = np.asarray(query_rows, dtype=np.int64)
+    learned_from = learned_positives(query_rows, positives, negatives)  # queries first: the same fit without verdicts
     if len(learned_from):
         similarity = percentile_rank(query_similarity(features, evidence, learned_from, seed, negatives))
         score = (1 - QUERY_WEIGHT) * evidence + QUERY_WEIGHT * similarity

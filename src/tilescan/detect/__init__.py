@@ -1,5 +1,6 @@
 """The learned lettering detector: synthetic lettering composited onto a dataset's own tiles (composite), a
-small fully-convolutional network (model), and its self-supervised training and inference (train)."""
+small fully-convolutional network (model), its self-supervised training and inference (train), and one training
++ scoring pass on a prepared dataset (dataset: the train_detector stage's work)."""
 from tilescan.detect.composite import (
     DISTRACTOR_KINDS,
     LETTERING_KINDS,

@@ -2,10 +2,12 @@
 
 Training runs on crops (`crop_size` model pixels; positives cropped around their lettering), which the
 fully-convolutional core allows and which is ~3x cheaper than whole tiles. Positives: base tiles with synthetic
-lettering composited onto them (`composite.make_example`), plus the user's query tiles (known lettering) under
-flips, rotations and the scan look. Negatives: base tiles as they are or with a hard negative drawn on. Real
-lettering tiles among the base tiles are label noise; label smoothing keeps them from being fitted hard. The
-work is bounded: a fixed number of examples is drawn (`n_examples`) whatever the dataset size.
+lettering composited onto them (`composite.make_example`), plus the user's query tiles and reviewed lettering
+tiles (known lettering) under flips, rotations and the scan look. Negatives: base tiles as they are or with a hard
+negative drawn on, plus the tiles a reviewer marked "not lettering" (the look-alikes this dataset really has)
+under the same flips and scan look. Real lettering tiles among the base tiles are label noise; label smoothing
+keeps them from being fitted hard. The work is bounded: a fixed number of examples is drawn (`n_examples`)
+whatever the dataset size.
 
 Every example draws from its own generator, seeded by (seed, example number), so the training set is the same
 whatever the number of worker processes that composite it.
@@ -14,7 +16,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 from scipy import ndimage
@@ -22,6 +24,8 @@ from tqdm import tqdm
 
 from tilescan.detect.composite import augment_geometry, crop_around, make_example, scan_degrade
 from tilescan.parallel import chunked_map
+
+KNOWN_KINDS = ("query", "reviewed_negative")  # examples drawn from a user's own known tiles, not composited
 
 
 @dataclass(frozen=True)
@@ -34,7 +38,8 @@ class DetectorConfig:
     crop_size: int = 96           # training crops, in model pixels
     input_size: int = 160         # a whole tile is shrunk to this many pixels a side at inference
     views: int = 2                # inference averages over the tile and its mirror image (1, 2 or 4 views)
-    query_share: float = 0.1      # share of the positives that are augmented query tiles (when given)
+    query_share: float = 0.1      # share of the positives that are known lettering tiles (queries, reviewed 1),
+                                  # and of the negatives that are reviewed "not lettering" tiles, when there are any
     batch_size: int = 32
     learning_rate: float = 1e-3
     label_smoothing: float = 0.1
@@ -43,7 +48,8 @@ class DetectorConfig:
 
 
 def _busiest_point(tile: np.ndarray, rng: np.random.Generator) -> tuple[int, int]:
-    """A random pixel among the 0.5% of highest local contrast: where a query tile's lettering likely is."""
+    """A random pixel among the 0.5% of highest local contrast: where a known tile's lettering (or look-alike)
+    likely is."""
     contrast = np.abs(tile.astype(np.float32) - ndimage.median_filter(tile, 7))
     ys, xs = np.nonzero(contrast >= np.quantile(contrast, 0.995))
     i = int(rng.integers(len(ys)))
@@ -56,36 +62,44 @@ def crop_pixels(tile_side: int, config: DetectorConfig) -> int:
 
 
 def _example(job: tuple) -> tuple[np.ndarray, str]:
-    """One training crop from (tile, seed, number, kind, side, distractor_rate); kind: positive, negative, query."""
+    """One training crop from (tile, seed, number, kind, side, distractor_rate); kind: positive, negative, query
+    (a known lettering tile) or reviewed_negative (a tile marked not lettering), the last two drawn as they are."""
     tile, seed, number, kind, side, distractor_rate = job
     rng = np.random.default_rng([seed, number])
-    if kind == "query":
+    if kind in KNOWN_KINDS:
         image = scan_degrade(augment_geometry(tile, rng), rng)
-        where, drawn = _busiest_point(image, rng), "query"
+        where, drawn = _busiest_point(image, rng), kind
     else:
         image, drawn, where = make_example(tile, rng, kind == "positive", distractor_rate)
     return crop_around(image, side, rng, where), drawn
 
 
-def example_plan(n_tiles: int, n_queries: int, config: DetectorConfig) -> tuple[np.ndarray, list[str], np.ndarray]:
+def example_plan(n_tiles: int, n_queries: int, config: DetectorConfig, n_reviewed_negatives: int = 0
+                 ) -> tuple[np.ndarray, list[str], np.ndarray]:
     """(labels, kinds, source rows) of the n_examples: the first half positive (query_share of them query
-    tiles when there are any), the rest negative; base rows drawn with replacement from `config.seed`."""
+    tiles when there are any), the rest negative (query_share of them reviewed negatives when there are any);
+    base rows drawn with replacement from `config.seed`, so without reviewed negatives the plan is unchanged."""
     n = config.n_examples
+    n_positive = n // 2
     labels = np.zeros(n, np.float32)
-    labels[: n // 2] = 1.0
-    n_query = int(round(config.query_share * (n // 2))) if n_queries else 0
-    kinds = ["query"] * n_query + ["positive"] * (n // 2 - n_query) + ["negative"] * (n - n // 2)
+    labels[:n_positive] = 1.0
+    n_query = int(round(config.query_share * n_positive)) if n_queries else 0
+    n_reviewed = int(round(config.query_share * (n - n_positive))) if n_reviewed_negatives else 0
+    kinds = (["query"] * n_query + ["positive"] * (n_positive - n_query)
+             + ["reviewed_negative"] * n_reviewed + ["negative"] * (n - n_positive - n_reviewed))
     rows = np.random.default_rng(config.seed).integers(0, n_tiles, size=n)
     rows[:n_query] = np.arange(n_query) % max(n_queries, 1)
+    rows[n_positive:n_positive + n_reviewed] = np.arange(n_reviewed) % max(n_reviewed_negatives, 1)
     return labels, kinds, rows
 
 
-def make_training_set(tiles: list[np.ndarray], query_tiles: list[np.ndarray], config: DetectorConfig
-                      ) -> tuple[np.ndarray, np.ndarray, list[str]]:
+def make_training_set(tiles: list[np.ndarray], query_tiles: list[np.ndarray], config: DetectorConfig,
+                      reviewed_negatives: Sequence[np.ndarray] = ()) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """(crops N x C x C uint8, labels N, descriptions such as "dark_tag+dust"), deterministic from config.seed."""
-    side = crop_pixels(min(min(t.shape) for t in [*tiles, *query_tiles]), config)
-    labels, kinds, rows = example_plan(len(tiles), len(query_tiles), config)
-    jobs = ((query_tiles[row] if kind == "query" else tiles[row], config.seed, i, kind, side, config.distractor_rate)
+    side = crop_pixels(min(min(t.shape) for t in [*tiles, *query_tiles, *reviewed_negatives]), config)
+    labels, kinds, rows = example_plan(len(tiles), len(query_tiles), config, len(reviewed_negatives))
+    source = {"query": query_tiles, "reviewed_negative": reviewed_negatives}
+    jobs = ((source.get(kind, tiles)[row], config.seed, i, kind, side, config.distractor_rate)
             for i, (kind, row) in enumerate(zip(kinds, rows)))
     crops = np.empty((len(labels), side, side), np.uint8)
     drawn: list[str] = []
@@ -97,9 +111,11 @@ def make_training_set(tiles: list[np.ndarray], query_tiles: list[np.ndarray], co
     return crops, labels, drawn
 
 
-def train_detector(tiles: list[np.ndarray], query_tiles: list[np.ndarray], config: DetectorConfig):
-    """Train a detector on `tiles` (class-0 uint8 tiles) and `query_tiles` (known lettering; may be empty).
-    Returns (detector, summary). Deterministic for a given seed and inputs."""
+def train_detector(tiles: list[np.ndarray], query_tiles: list[np.ndarray], config: DetectorConfig,
+                   reviewed_negatives: Sequence[np.ndarray] = ()):
+    """Train a detector on `tiles` (class-0 uint8 tiles), `query_tiles` (known lettering; may be empty) and
+    `reviewed_negatives` (tiles marked not lettering; may be empty). Returns (detector, summary, timing).
+    Deterministic for a given seed and inputs."""
     # Here, not at the top: the compositing workers import this module and must not load Keras (~600 MB each).
     import keras
     import tensorflow as tf
@@ -109,7 +125,7 @@ def train_detector(tiles: list[np.ndarray], query_tiles: list[np.ndarray], confi
     keras.utils.set_random_seed(config.seed)
     tf.config.experimental.enable_op_determinism()
     start = time.perf_counter()
-    images, labels, drawn = make_training_set(tiles, query_tiles, config)
+    images, labels, drawn = make_training_set(tiles, query_tiles, config, reviewed_negatives)
     size = config.crop_size
     composited = time.perf_counter()
     side = images.shape[1]
@@ -140,6 +156,7 @@ def train_detector(tiles: list[np.ndarray], query_tiles: list[np.ndarray], confi
         history = core.fit(data, epochs=config.epochs, verbose=0, shuffle=False, callbacks=[progress])
     end = time.perf_counter()
     summary = {"examples": len(images), "query_examples": drawn.count("query"),
+               "reviewed_negative_examples": drawn.count("reviewed_negative"),
                "epochs": config.epochs, "loss": round(float(history.history["loss"][-1]), 6),
                "accuracy": round(float(history.history["accuracy"][-1]), 6)}
     timing = {"composite_seconds": round(composited - start, 1), "fit_seconds": round(end - composited, 1)}

@@ -1,0 +1,70 @@
+"""The detector on a prepared dataset: its settings from params.yaml, the full-resolution tiles it reads, and
+one training + scoring pass (the train_detector stage's work, which `make review-curve` repeats per round).
+
+Tiles are read from data.raw_dir at full resolution: the prepared arrays are shrunk for the autoencoder (64 px),
+too small for an 8-px digit."""
+from __future__ import annotations
+
+import time
+from typing import Callable, Iterator
+
+import numpy as np
+
+from tilescan import artifacts
+from tilescan.detect.train import DetectorConfig, predict_stream, train_detector
+from tilescan.params import Params
+from tilescan.readers import iter_tiles, resolve_input
+from tilescan.tiles import sample_rows
+
+
+def detector_config(params: Params) -> DetectorConfig:
+    """DetectorConfig from params.yaml's train_detector section and common.seed."""
+    settings = params.train_detector
+    return DetectorConfig(seed=params.common.seed, n_examples=settings.n_examples, epochs=settings.epochs,
+                          crop_size=settings.crop_size, input_size=settings.input_size, views=settings.views,
+                          query_share=settings.query_share, batch_size=settings.batch_size,
+                          learning_rate=settings.learning_rate, label_smoothing=settings.label_smoothing,
+                          distractor_rate=settings.distractor_rate, workers=settings.workers)
+
+
+def tile_reader(params: Params, ids: list[str]) -> Callable[..., Iterator[tuple[int, np.ndarray]]]:
+    """tiles(positions=None): (position in ids, full-resolution tile) in index order, only those in positions (all
+    when None); reading stops once the last of positions is found."""
+    raw_dir, fmt = resolve_input(params.data.raw_dir, params.data.format)
+    position_of = {tile_id: i for i, tile_id in enumerate(ids)}
+
+    def tiles(positions: np.ndarray | None = None) -> Iterator[tuple[int, np.ndarray]]:
+        wanted = None if positions is None else set(positions.tolist())
+        for split in artifacts.SPLITS:
+            for ref, image in iter_tiles(raw_dir, fmt, split, params.prepare.keep_class, params.prepare.on_unreadable):
+                at = position_of.get(ref.id)
+                if at is not None and (wanted is None or at in wanted):
+                    yield at, image
+                    if wanted is not None:
+                        wanted.discard(at)
+                        if not wanted:
+                            return
+    return tiles
+
+
+def train_and_score(params: Params, index, lettering_rows: np.ndarray, not_lettering_rows: np.ndarray):
+    """Train the detector on a seeded sample of the train tiles (train_detector.max_base_tiles), with the known
+    lettering rows as extra positives and the not-lettering rows as extra negatives, then the lettering
+    probability of every tile of the prepared index. Returns (detector, probability, summary, timing)."""
+    ids = index["id"].tolist()
+    train_rows = np.flatnonzero(index["split"].to_numpy() == "train")
+    base_rows = sample_rows(train_rows, params.train_detector.max_base_tiles, params.common.seed)
+    tiles = tile_reader(params, ids)
+    read = dict(tiles(np.union1d(np.union1d(base_rows, lettering_rows), not_lettering_rows)))
+    detector, summary, timing = train_detector([read[p] for p in base_rows], [read[p] for p in lettering_rows],
+                                               detector_config(params), [read[p] for p in not_lettering_rows])
+    del read
+    start = time.perf_counter()
+    probability = np.full(len(ids), np.nan, np.float32)
+    for position, value in predict_stream(detector, tiles(), total=len(ids)):
+        probability[position] = value
+    if np.isnan(probability).any():
+        raise RuntimeError(f"train_detector: {int(np.isnan(probability).sum())} prepared tiles not found in "
+                           f"{params.data.raw_dir}")
+    timing["score_seconds"] = round(time.perf_counter() - start, 1)
+    return detector, probability, {**summary, "base_tiles": int(len(base_rows))}, timing
