@@ -42,7 +42,6 @@ class Scorer:
 
     def __init__(self, params, retrain_detector: bool = False):
         self.params = params
-        self.retrain_detector = retrain_detector
         index = self.index = artifacts.load_index()
         self.ids = index["id"].tolist()
         self.points = artifacts.load_aligned(artifacts.SCALED_LATENTS, "scale", len(self.ids))
@@ -50,9 +49,9 @@ class Scorer:
         self.features = artifacts.load_aligned(artifacts.FEATURES_ARRAY, "features", len(self.ids))
         self.names = artifacts.load_feature_names()
         self.black = index["black"].to_numpy()
-        self.probability = artifacts.load_aligned(artifacts.DETECTOR_PROBABILITY, "train_detector", len(self.ids))
-        # the known rows the pipeline's detector learned from: (queries, none marked not lettering)
-        self.trained_on = (tuple(query_positions(self.ids, list(params.knn_report.queries))), ())
+        self.pipeline_probability = artifacts.load_aligned(artifacts.DETECTOR_PROBABILITY, "train_detector",
+                                                           len(self.ids))
+        self.keep_pipeline_detector(retrain_detector)
         scanned = pd.concat([index, artifacts.load_dropped()])
         self.train_ids = scanned.loc[scanned["split"] == "train", "id"].tolist()
         self.truth = load_ground_truth(Path(params.data.labels_csv))
@@ -61,16 +60,24 @@ class Scorer:
     def score(self, queries: list[str], reviewed: dict[str, int]) -> pd.DataFrame:
         verdicts = pd.DataFrame({"id": list(reviewed), "annotation": list(reviewed.values())})
         positives, negatives = verdict_rows(verdicts, self.ids)
+        query_rows = query_positions(self.ids, queries)
         if self.retrain_detector:
-            self.train_detector(learned_positives(query_positions(self.ids, queries), positives, negatives), negatives)
+            self.train_detector(learned_positives(query_rows, positives, negatives), negatives)
         knn = self.params.knn_report
         thresholds = {"statistics": knn.flag_threshold, "detector": knn.detector_threshold,
                       "combined": knn.combined_threshold}
         flagged, _, _ = knn_report(self.ids, self.black, self.points, self.labels, self.features, self.names,
-                                   self.probability, query_positions(self.ids, queries), knn.method, knn.k,
+                                   self.probability, query_rows, knn.method, knn.k,
                                    thresholds, self.params.dbscan.min_samples, self.params.common.seed, positives,
                                    negatives)
         return flagged
+
+    def keep_pipeline_detector(self, retrain: bool = False) -> None:
+        """Score with the pipeline's own detector (trained on the queries, no verdicts); with retrain, retrain it
+        whenever the verdicts change what it would learn from."""
+        self.retrain_detector = retrain
+        self.probability = self.pipeline_probability
+        self.trained_on = (tuple(query_positions(self.ids, list(self.params.knn_report.queries))), ())
 
     def train_detector(self, lettering_rows: np.ndarray, not_lettering_rows: np.ndarray) -> None:
         """Retrain the detector as the train_detector stage would on these known rows (unless it already was)."""
@@ -135,8 +142,7 @@ def main() -> int:
 
     queue = simulate(scorer, queries, from_queue)
     unsupervised = simulate(scorer, [], from_queue)
-    scorer.retrain_detector = False  # the random control keeps the pipeline's detector
-    scorer.probability = artifacts.load_aligned(artifacts.DETECTOR_PROBABILITY, "train_detector", len(scorer.ids))
+    scorer.keep_pipeline_detector()  # the random control keeps the pipeline's detector
     draws = [simulate(scorer, queries, at_random(params.common.seed + draw)) for draw in range(RANDOM_DRAWS)]
     random_mean = [{"reviewed": points[0]["reviewed"],
                     **{key: round(float(np.mean([p[key] for p in points])), 6)
