@@ -263,11 +263,11 @@ def bench_cluster(params: dict, sizes: dict, work: Path) -> dict:
     timed("cluster_summary", cluster_summary, labels, ids, [ids[q] for q in query_rows])
     distances, neighbours = timed("nearest_neighbours", nearest_neighbours, points, query_rows, k)
     timed("baseline_scores", baseline_scores, points, labels, query_rows, neighbours, min_samples)
-    statistics, *_ = timed("statistics_scores", statistics_scores, features, FEATURE_NAMES, query_rows,
-                           float(report["flag_threshold"]), int(params["common"]["seed"]))
+    statistics, _, parts = timed("statistics_scores", statistics_scores, features, FEATURE_NAMES, query_rows,
+                                 float(report["flag_threshold"]), int(params["common"]["seed"]))
     probability = np.random.default_rng(7).uniform(size=n)
     timed("combined_scores", combined_scores, probability, statistics, statistics, query_rows,
-          float(report["combined_threshold"]))
+          float(report["combined_threshold"]), parts.get("query_similarity"))
     timed("baseline_scores_without_queries", baseline_scores, points, labels, np.zeros(0, np.int64),
           np.zeros((0, 0), np.int64), min_samples)
     method = check_method(method)

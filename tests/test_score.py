@@ -8,11 +8,13 @@ from tilescan.ranks import percentile_rank, tail_fraction
 from tilescan.score import (
     DETECTOR_WEIGHT,
     EVIDENCE,
+    TOP_SHARE,
     baseline_scores,
     check_method,
     combined_scores,
     detector_scores,
     knn_report,
+    score_components,
     statistics_scores,
     text_evidence,
 )
@@ -106,6 +108,26 @@ def test_combined_lets_the_very_top_of_one_method_count():
     assert score[29] > score[79]
 
 
+def test_combined_lets_the_top_of_learned_statistics_count_more():
+    """Once the statistics have learned the user's lettering, a tile at the top of their similarity to it, ranked
+    0.1 by the detector and 0.5 by the statistics, outranks a tile all three rank 0.85; before, it ranked far
+    below. Flags do not change."""
+    order = np.arange(100, dtype=float)
+    probability, statistics, similarity = order / 100, order.copy(), order.copy()  # tile 84: rank 0.85 by all
+    statistics[[9, 49]] = statistics[[49, 9]]      # tile 9: rank 0.1 by the detector, 0.5 by the statistics,
+    similarity[[9, 99]] = similarity[[99, 9]]      # the top by the similarity
+    evidence = np.linspace(0, 1, 100)
+    no_queries = np.array([], dtype=int)
+    plain, plain_flags = combined_scores(probability, statistics, evidence, no_queries, 0.75)
+    learned, learned_flags = combined_scores(probability, statistics, evidence, no_queries, 0.75, similarity)
+    assert plain[9] < plain[84] and learned[9] > learned[84]
+    tail_p, tail_s, tail_q = 1 - order / 100, 1 - statistics / 100, 1 - similarity / 100
+    geometric = tail_p ** DETECTOR_WEIGHT * tail_s ** (1 - DETECTOR_WEIGHT)
+    smallest = np.minimum(np.minimum(tail_p, tail_s), tail_q)
+    assert np.allclose(learned, 1 - smallest ** TOP_SHARE * geometric ** (1 - TOP_SHARE))
+    assert np.array_equal(plain_flags, learned_flags)
+
+
 def test_a_mostly_black_query_is_scored_and_flagged():
     """Every tile has a row, black ones included, with the components; a black query is flagged by every method."""
     n = 30
@@ -124,6 +146,28 @@ def test_a_mostly_black_query_is_scored_and_flagged():
         row = flagged.set_index("id").loc["t3"]
         assert row["flagged"] == 1 and row["dropped_black"] == 1
         assert summary["n_black"] == 2 and summary["method"] == ("statistics" if method == "tilescan" else method)
+
+
+def test_knn_report_combines_with_the_top_share_exactly_when_the_statistics_learned():
+    """With a query the statistics fit their logistic regression and the combined score takes the smallest tail
+    into account; without queries (and verdicts) it is the plain weighted product."""
+    n = 40
+    rng = np.random.default_rng(3)
+    features = _features(list(rng.uniform(0, 1, n)))
+    features[:, NAMES.index("stroke_components")] = rng.integers(0, 9, n)
+    probability = rng.uniform(0, 1, n)
+    ids = [f"t{i}" for i in range(n)]
+    thresholds = {"statistics": 0.9, "detector": 0.5, "combined": 0.75}
+    for queries, learned in ((np.array([5]), True), (np.array([], dtype=int), False)):
+        flagged, _, _ = knn_report(ids, np.zeros(n, int), rng.normal(size=(n, 3)), np.zeros(n, np.int32), features,
+                                   NAMES, probability, queries, "combined", 2, thresholds, min_samples=2, seed=0)
+        score = flagged.set_index("id").loc[ids, "score"].to_numpy()
+        parts, _ = score_components(features, NAMES, probability, queries, 0.9, seed=0)
+        assert ("query_similarity" in parts) == learned
+        expected, plain = (combined_scores(parts["detector"], parts["statistics"], parts["evidence"], queries, 0.75,
+                                           similarity)[0] for similarity in (parts.get("query_similarity"), None))
+        assert np.allclose(score, expected, atol=1e-6)
+        assert np.allclose(score, plain, atol=1e-6) != learned
 
 
 def test_validation():

@@ -11,7 +11,10 @@ into a per-tile annotation score and a flag. One function per method (`knn_repor
 - `detector`: the learned detector's probability (train_detector); flag: probability >= `detector_threshold`.
 - `combined`: one minus the weighted geometric mean of two tail fractions, each the share of tiles that its
   method (detector probability, weight DETECTOR_WEIGHT; statistics score) ranks at least as high: a tile at the
-  very top of either method ranks high even where the other is lukewarm (`combined_scores`); flag:
+  very top of either method ranks high even where the other is lukewarm (`combined_scores`). When the
+  statistics have learned from known lettering (queries or reviewed tiles), half of that mean (TOP_SHARE) gives
+  way to the smallest tail fraction of three: the detector's, the statistics' and their similarity to the known
+  lettering's, so the very top of any of them counts more; flag:
   (probability + text evidence) / 2 >= `combined_threshold`. Since text evidence <= 1, a tile the detector
   calls clean (p < 2 * threshold - 1) is never flagged, so a dataset without lettering gets (almost) nothing
   flagged however the ranks fall: the flag is not a percentile of the dataset.
@@ -41,6 +44,9 @@ QUERY_WEIGHT = 1 / 3  # share of the score that comes from similarity to the que
 # the detector's weight in the combined score: the statistics were tuned on the default synthetic set and rank
 # other sets worse (unsupervised AP 0.50 on the holdout cross-check), the detector holds up (README, Results)
 DETECTOR_WEIGHT = 2 / 3
+# with known lettering, the share of the combined score's tail that is the smallest tail of the detector, the
+# statistics and the similarity to the known lettering: the very top of any of them is then trusted (README, Results)
+TOP_SHARE = 1 / 2
 NO_ROWS = np.zeros(0, dtype=np.int64)
 
 
@@ -137,12 +143,18 @@ def detector_scores(probability: np.ndarray, query_rows: np.ndarray, threshold: 
 
 
 def combined_scores(probability: np.ndarray, statistics: np.ndarray, evidence: np.ndarray, query_rows: np.ndarray,
-                    threshold: float) -> tuple[np.ndarray, np.ndarray]:
-    """(1 - tail(probability) ** DETECTOR_WEIGHT * tail(statistics) ** (1 - DETECTOR_WEIGHT), (probability +
-    evidence) / 2 >= threshold or query). Tail fractions need no common scale, and their product (Fisher's way of
-    combining p-values) lets either method's very top count: the mean of ranks ranked realdev's lettering worse
-    (README, Results). The flag uses values, which transfer across datasets."""
-    tails = tail_fraction(probability) ** DETECTOR_WEIGHT * tail_fraction(statistics) ** (1 - DETECTOR_WEIGHT)
+                    threshold: float, similarity: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(1 - tails, (probability + evidence) / 2 >= threshold or query), with tails = tail(probability) **
+    DETECTOR_WEIGHT * tail(statistics) ** (1 - DETECTOR_WEIGHT). Tail fractions need no common scale, and their
+    product (Fisher's way of combining p-values) lets either method's very top count: the mean of ranks ranked
+    realdev's lettering worse (README, Results). With `similarity` (the statistics' query similarity, present
+    once they learned known lettering): tails = min(tail(probability), tail(statistics), tail(similarity)) **
+    TOP_SHARE * tails ** (1 - TOP_SHARE). The flag uses values, which transfer across datasets."""
+    tail_p, tail_s = tail_fraction(probability), tail_fraction(statistics)
+    tails = tail_p ** DETECTOR_WEIGHT * tail_s ** (1 - DETECTOR_WEIGHT)
+    if similarity is not None:
+        smallest = np.minimum(np.minimum(tail_p, tail_s), tail_fraction(similarity))
+        tails = smallest ** TOP_SHARE * tails ** (1 - TOP_SHARE)
     return 1.0 - tails, with_queries((probability + evidence) / 2 >= threshold, query_rows)
 
 
@@ -170,7 +182,7 @@ def method_scores(method: str, components: dict[str, np.ndarray], statistics_fla
     if method == "detector":
         return detector_scores(components["detector"], query_rows, thresholds["detector"])
     return combined_scores(components["detector"], components["statistics"], components["evidence"],
-                           query_rows, thresholds["combined"])
+                           query_rows, thresholds["combined"], components.get("query_similarity"))
 
 
 def knn_report(ids: list[str], black: np.ndarray, points: np.ndarray, labels: np.ndarray, features: np.ndarray,
