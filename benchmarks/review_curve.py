@@ -30,8 +30,8 @@ from tilescan import artifacts
 from tilescan.cluster import query_positions
 from tilescan.evaluate import evaluation_frame, load_ground_truth, quality
 from tilescan.params import load_params
-from tilescan.review import learned_positives, review_queue, verdict_rows
-from tilescan.score import knn_report
+from tilescan.review import learned_positives, queue_centre, review_queue, verdict_rows
+from tilescan.score import check_method, flag_thresholds, knn_report
 
 ROUNDS = (20, 50, 100)
 RANDOM_DRAWS = 3
@@ -64,12 +64,9 @@ class Scorer:
         if self.retrain_detector:
             self.train_detector(learned_positives(query_rows, positives, negatives), negatives)
         knn = self.params.knn_report
-        thresholds = {"statistics": knn.flag_threshold, "detector": knn.detector_threshold,
-                      "combined": knn.combined_threshold}
         flagged, _, _ = knn_report(self.ids, self.black, self.points, self.labels, self.features, self.names,
-                                   self.probability, query_rows, knn.method, knn.k,
-                                   thresholds, self.params.dbscan.min_samples, self.params.common.seed, positives,
-                                   negatives)
+                                   self.probability, query_rows, knn.method, knn.k, flag_thresholds(knn),
+                                   self.params.dbscan.min_samples, self.params.common.seed, positives, negatives)
         return flagged
 
     def keep_pipeline_detector(self, retrain: bool = False) -> None:
@@ -127,7 +124,8 @@ def main() -> int:
     start = time.perf_counter()
     params = load_params()
     scorer = Scorer(params, args.retrain_detector)
-    threshold, queries = params.knn_report.flag_threshold, list(params.knn_report.queries)
+    threshold = queue_centre(check_method(params.knn_report.method), flag_thresholds(params.knn_report))
+    queries = list(params.knn_report.queries)
 
     def from_queue(flagged, reviewed, n):
         return review_queue(flagged, threshold, n, [*reviewed, *queries])["id"].tolist()
@@ -158,7 +156,7 @@ def main() -> int:
         "baseline_queries": {"n_queries": len(queries), **queue[0]},
         "random_order_mean_of_3": by_reviewed(random_mean),
         "queue_without_queries": by_reviewed(unsupervised),
-        "rounds": ",".join(map(str, ROUNDS)), "flag_threshold": threshold, "method": params.knn_report.method,
+        "rounds": ",".join(map(str, ROUNDS)), "review_centre": threshold, "method": params.knn_report.method,
         "labels_csv": params.data.labels_csv, "detector_retrained": args.retrain_detector,
         "note": ("AP over the class-0 train tiles (as metrics/quality.json) after each round of simulated review "
                  "from the Review-next queue; average_precision_unreviewed leaves out the reviewed tiles, whose "

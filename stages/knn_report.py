@@ -9,7 +9,7 @@ from tilescan.cluster import query_positions
 from tilescan.figures import neighbour_grid, save_png
 from tilescan.params import Params
 from tilescan.review import reviewed_rows
-from tilescan.score import knn_report
+from tilescan.score import flag_thresholds, knn_report
 from tilescan.stage import query_source, run_stage
 
 
@@ -22,12 +22,10 @@ def main(params: Params) -> str:
     labels = artifacts.load_aligned(artifacts.CLUSTER_LABELS, "dbscan", len(ids))
     features = artifacts.load_aligned(artifacts.FEATURES_ARRAY, "features", len(ids))
     probability = artifacts.load_aligned(artifacts.DETECTOR_PROBABILITY, "train_detector", len(ids))
-    thresholds = {"statistics": settings.flag_threshold, "detector": settings.detector_threshold,
-                  "combined": settings.combined_threshold}
     positives, negatives = reviewed_rows(params.review.verdicts, ids)
     flagged, knn, summary = knn_report(
         ids, index["black"].to_numpy(), points, labels, features, artifacts.load_feature_names(), probability,
-        query_rows, settings.method, settings.k, thresholds, min_samples=params.dbscan.min_samples,
+        query_rows, settings.method, settings.k, flag_thresholds(settings), min_samples=params.dbscan.min_samples,
         seed=params.common.seed, positives=positives, negatives=negatives)
     grid = neighbour_grid(knn, artifacts.tile_reader(index), ids)
     outputs = (artifacts.FLAGGED, artifacts.KNN, artifacts.KNN_GRID, artifacts.METRICS_FILES["knn_report"])

@@ -83,7 +83,7 @@ def make_inputs(queries=("t3", "t25"), truth: bool = True, n: int = 40) -> Repor
         "detector": {"examples": 64, "loss": 0.5},
         "runtime": {"env": {"NPY_ENABLE_CPU_FEATURES": "X86_V3"}, "numpy": {"dispatch_enabled": ["X86_V3"]}},
         "dbscan": {"eps": 0.9, "n_clusters": 2, "largest_clusters": [12, 8], "query_clusters": {"t3": 0}},
-        "knn_report": {"method": "baseline", "k": 3},
+        "knn_report": {"method": "baseline", "k": 3, "review_centre": 0.94},
         "quality": ({"labels_csv": "truth.csv", "split": "train", "average_precision": 0.5, "precision": 0.4,
                      "recall": 0.5, "f1": 0.444444, "recall_at_precision_0.9": 0.25, "n_tiles": 31,
                      "n_annotation": 4, "n_flagged": 5} if truth else {"labels_csv": None}),
@@ -249,7 +249,7 @@ def test_report_stage_deps_cover_every_file_it_reads():
 
 def test_review_next_leaves_out_queries_and_reviewed_tiles_and_presets_verdicts():
     inputs = replace(make_inputs(), verdicts=pd.DataFrame({"id": ["t6"], "annotation": [0]}))
-    inputs.metrics[str(METRICS_FILES["knn_report"])]["flag_threshold"] = 0.85
+    inputs.metrics[str(METRICS_FILES["knn_report"])]["review_centre"] = 0.85
     text = build_report(inputs)
     review = text.split('<section id="review">')[1].split("</section>")[0]
     queued = re.findall(r'data-id="([^"]*)"', review)

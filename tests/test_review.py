@@ -15,6 +15,7 @@ from tilescan.review import (
     disagreement,
     learned_positives,
     load_verdicts,
+    queue_centre,
     review_queue,
     verdict_rows,
 )
@@ -170,6 +171,24 @@ def test_queue_without_components_is_nearest_the_threshold_first():
     assert (queue["reason"] == "near the threshold").all()
     assert review_queue(frame, 0.9, 3, reviewed=["t5", "t1"])["id"].tolist() == ["t3", "t0", "t2"]
     assert len(review_queue(frame, 0.9, 50)) == 6
+
+
+def test_queue_centre_is_a_score_level_of_the_method_and_knn_report_records_it():
+    """The combined flag is a threshold on (p + evidence) / 2, not on the score: the queue centres on
+    knn_report.flag_threshold there (as make review-curve simulates), on the probability's threshold for the
+    detector, and the stage writes the centre for the report."""
+    thresholds = {"statistics": 0.94, "detector": 0.5, "combined": 0.75}
+    assert [queue_centre(m, thresholds) for m in ("combined", "statistics", "baseline", "detector")] == [
+        0.94, 0.94, 0.94, 0.5]
+    n = 12
+    features = np.zeros((n, len(NAMES)), np.float32)
+    for name in EVIDENCE:
+        features[:, NAMES.index(name)] = np.linspace(0, 1, n)
+    for method, centre in (("combined", 0.94), ("detector", 0.5)):
+        summary = knn_report([f"t{i}" for i in range(n)], np.zeros(n, int), np.zeros((n, 2)), np.zeros(n, np.int32),
+                             features, NAMES, np.linspace(0, 1, n), np.zeros(0, np.int64), method, 2, thresholds,
+                             min_samples=2, seed=0)[2]
+        assert summary["review_centre"] == centre and summary["flag_threshold"] == thresholds[method]
 
 
 def test_queue_alternates_with_the_tiles_whose_components_disagree():

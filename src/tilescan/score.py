@@ -35,7 +35,7 @@ from tilescan import artifacts
 from tilescan.cluster import NOISE, nearest_neighbours
 from tilescan.errors import TilescanError
 from tilescan.ranks import percentile_rank, tail_fraction
-from tilescan.review import apply_verdicts, learned_positives
+from tilescan.review import apply_verdicts, learned_positives, queue_centre
 
 METHODS = ("baseline", "statistics", "detector", "combined")
 ALIASES = {"tilescan": "statistics"}  # the statistics method's former name
@@ -48,6 +48,12 @@ DETECTOR_WEIGHT = 2 / 3
 # statistics and the similarity to the known lettering: the very top of any of them is then trusted (README, Results)
 TOP_SHARE = 1 / 2
 NO_ROWS = np.zeros(0, dtype=np.int64)
+
+
+def flag_thresholds(settings) -> dict[str, float]:
+    """The flag threshold of each method that has one, from params.yaml's knn_report section."""
+    return {"statistics": settings.flag_threshold, "detector": settings.detector_threshold,
+            "combined": settings.combined_threshold}
 
 
 def check_method(method: str) -> str:
@@ -214,6 +220,7 @@ def knn_report(ids: list[str], black: np.ndarray, points: np.ndarray, labels: np
     summary = {"method": method, "k": int(k), "n_queries": int(len(query_rows)), "n_tiles": len(ids),
                "n_flagged": int(flagged.sum()), "n_black": int(np.sum(black)),
                "flag_threshold": None if method == "baseline" else thresholds[method],
+               "review_centre": queue_centre(method, thresholds),
                "n_reviewed_lettering": int(len(positives)), "n_reviewed_not_lettering": int(len(negatives)),
                "queries_self_first": bool(all(row[0] == q for q, row in zip(query_rows, neighbours)))}
     return flagged_frame, knn, summary

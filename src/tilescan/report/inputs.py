@@ -172,8 +172,9 @@ def latent_map(latents: np.ndarray) -> tuple[np.ndarray, tuple[float, float]]:
 
 
 def review_next(inputs: ReportInputs) -> tuple[pd.DataFrame, float]:
-    """(queue, threshold): the "Review next" tiles (tilescan.review.review_queue) at knn_report's flag
-    threshold, leaving out the query tiles and the tiles that already have a verdict."""
-    threshold = float(inputs.metric("knn_report").get("flag_threshold", 0.5))
+    """(queue, centre): the "Review next" tiles (tilescan.review.review_queue) around knn_report's review
+    centre (tilescan.review.queue_centre, as make review-curve simulates), leaving out the query tiles and the
+    tiles that already have a verdict."""
+    threshold = float(inputs.metric("knn_report")["review_centre"])
     reviewed = [*inputs.queries, *([] if inputs.verdicts is None else inputs.verdicts["id"])]
     return review_queue(inputs.flagged, threshold, inputs.settings.review_tiles, reviewed), threshold
