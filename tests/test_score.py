@@ -8,6 +8,8 @@ from tilescan.ranks import percentile_rank, tail_fraction
 from tilescan.score import (
     DETECTOR_WEIGHT,
     EVIDENCE,
+    NO_ROWS,
+    STAND_INS,
     TOP_SHARE,
     baseline_scores,
     check_method,
@@ -15,6 +17,7 @@ from tilescan.score import (
     detector_scores,
     knn_report,
     score_components,
+    stand_in_rows,
     statistics_scores,
     text_evidence,
 )
@@ -148,9 +151,10 @@ def test_a_mostly_black_query_is_scored_and_flagged():
         assert summary["n_black"] == 2 and summary["method"] == ("statistics" if method == "tilescan" else method)
 
 
-def test_knn_report_combines_with_the_top_share_exactly_when_the_statistics_learned():
-    """With a query the statistics fit their logistic regression and the combined score takes the smallest tail
-    into account; without queries (and verdicts) it is the plain weighted product."""
+def test_knn_report_combines_with_the_top_share_from_queries_or_the_detectors_stand_ins():
+    """With a query the statistics learn from it; without, the combined method's statistics learn from the
+    detector's STAND_INS surest tiles instead (and the summary names them), while the statistics method stays
+    free of the detector. Either way the combined score takes the smallest tail into account."""
     n = 40
     rng = np.random.default_rng(3)
     features = _features(list(rng.uniform(0, 1, n)))
@@ -158,16 +162,24 @@ def test_knn_report_combines_with_the_top_share_exactly_when_the_statistics_lear
     probability = rng.uniform(0, 1, n)
     ids = [f"t{i}" for i in range(n)]
     thresholds = {"statistics": 0.9, "detector": 0.5, "combined": 0.75}
-    for queries, learned in ((np.array([5]), True), (np.array([], dtype=int), False)):
-        flagged, _, _ = knn_report(ids, np.zeros(n, int), rng.normal(size=(n, 3)), np.zeros(n, np.int32), features,
-                                   NAMES, probability, queries, "combined", 2, thresholds, min_samples=2, seed=0)
+    surest = np.argsort(-probability)[:STAND_INS]
+    assert stand_in_rows(probability).tolist() == surest.tolist()
+    assert stand_in_rows(probability, negatives=surest[:2]).tolist() == np.argsort(-probability)[2:7].tolist()
+
+    def report(queries, method):
+        return knn_report(ids, np.zeros(n, int), rng.normal(size=(n, 3)), np.zeros(n, np.int32), features, NAMES,
+                          probability, queries, method, 2, thresholds, min_samples=2, seed=0)
+
+    for queries, learned_from in ((np.array([5]), NO_ROWS), (NO_ROWS, surest)):
+        flagged, _, summary = report(queries, "combined")
+        assert summary["stand_in_tiles"] == [ids[row] for row in learned_from]
         score = flagged.set_index("id").loc[ids, "score"].to_numpy()
-        parts, _ = score_components(features, NAMES, probability, queries, 0.9, seed=0)
-        assert ("query_similarity" in parts) == learned
+        parts, _ = score_components(features, NAMES, probability, queries, 0.9, seed=0, stand_ins=learned_from)
         expected, plain = (combined_scores(parts["detector"], parts["statistics"], parts["evidence"], queries, 0.75,
-                                           similarity)[0] for similarity in (parts.get("query_similarity"), None))
-        assert np.allclose(score, expected, atol=1e-6)
-        assert np.allclose(score, plain, atol=1e-6) != learned
+                                           similarity)[0] for similarity in (parts["query_similarity"], None))
+        assert np.allclose(score, expected, atol=1e-6) and not np.allclose(score, plain, atol=1e-6)
+    statistics_only, _, summary = report(NO_ROWS, "statistics")
+    assert "query_similarity" not in statistics_only and summary["stand_in_tiles"] == []
 
 
 def test_validation():
