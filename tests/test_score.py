@@ -180,6 +180,16 @@ def test_knn_report_combines_with_the_top_share_from_queries_or_the_detectors_st
         assert np.allclose(score, expected, atol=1e-6) and not np.allclose(score, plain, atol=1e-6)
     statistics_only, _, summary = report(NO_ROWS, "statistics")
     assert "query_similarity" not in statistics_only and summary["stand_in_tiles"] == []
+    # reviewed lettering joins the stand-ins (it would join queries): the regression keeps its anchor
+    reviewed = np.setdiff1d(np.arange(n), surest)[:5]
+    flagged, _, summary = knn_report(ids, np.zeros(n, int), rng.normal(size=(n, 3)), np.zeros(n, np.int32), features,
+                                     NAMES, probability, NO_ROWS, "combined", 2, thresholds, min_samples=2, seed=0,
+                                     positives=reviewed)
+    assert summary["stand_in_tiles"] == [ids[row] for row in surest]
+    both = statistics_scores(features, NAMES, np.concatenate([surest, reviewed]), 0.9, seed=0)[0]
+    alone = statistics_scores(features, NAMES, reviewed, 0.9, seed=0)[0]
+    statistics = flagged.set_index("id").loc[ids, "statistics"].to_numpy()
+    assert np.allclose(statistics, both, atol=1e-6) and not np.allclose(statistics, alone, atol=1e-6)
 
 
 def test_validation():

@@ -14,9 +14,9 @@ into a per-tile annotation score and a flag. One function per method (`knn_repor
   very top of either method ranks high even where the other is lukewarm (`combined_scores`). When the
   statistics have learned from known lettering (queries or reviewed tiles), half of that mean (TOP_SHARE) gives
   way to the smallest tail fraction of three: the detector's, the statistics' and their similarity to the known
-  lettering's, so the very top of any of them counts more. Without known lettering, the detector's STAND_INS
-  most confident tiles stand in for it (`stand_in_rows`), so the statistics learn this dataset's lettering
-  all the same; flag:
+  lettering's, so the very top of any of them counts more. Without query tiles, the detector's STAND_INS most
+  confident tiles stand in for them (`stand_in_rows`; reviewed lettering joins them as it would join queries),
+  so the statistics learn this dataset's lettering all the same; flag:
   (probability + text evidence) / 2 >= `combined_threshold`. Since text evidence <= 1, a tile the detector
   calls clean (p < 2 * threshold - 1) is never flagged, so a dataset without lettering gets (almost) nothing
   flagged however the ranks fall: the flag is not a percentile of the dataset.
@@ -49,8 +49,8 @@ DETECTOR_WEIGHT = 2 / 3
 # with known lettering, the share of the combined score's tail that is the smallest tail of the detector, the
 # statistics and the similarity to the known lettering: the very top of any of them is then trusted (README, Results)
 TOP_SHARE = 1 / 2
-# without known lettering, the combined score's statistics learn from the detector's this many most confident tiles
-# (as many as the default queries): unsupervised cross-check AP 0.712 -> 0.82 (README, Results)
+# without query tiles, the combined score's statistics learn from the detector's this many most confident tiles
+# (as many as the default queries): unsupervised cross-check AP 0.712 -> 0.821 (README, Results)
 STAND_INS = 5
 NO_ROWS = np.zeros(0, dtype=np.int64)
 
@@ -131,14 +131,15 @@ def statistics_scores(features: np.ndarray, names: list[str], query_rows: np.nda
     """(score in [0, 1], flagged, components) for every tile; see the module docstring. Reviewed tiles
     (tilescan.review) join the logistic regression: positives as queries (without queries, only from
     review.MIN_REVIEWED_POSITIVES on), negatives as negatives. stand_ins: rows the regression learns from in
-    place of known lettering when there is none (the detector's surest tiles, `stand_in_rows`).
+    place of query tiles (the detector's surest tiles, `stand_in_rows`), beside any reviewed positives: a
+    regression fitted on the review queue's few, atypical lettering tiles alone ranked worse than chance.
     components: the parts the score mixes, each a per-tile array (reports/flagged.csv's extra columns)."""
     evidence = text_evidence(features, names)
     score, components = evidence, {"evidence": evidence}
     query_rows = np.asarray(query_rows, dtype=np.int64)
     learned_from = learned_positives(query_rows, positives, negatives)  # queries first: the same fit without verdicts
-    if not len(learned_from):
-        learned_from = np.asarray(stand_ins, dtype=np.int64)
+    stand_ins = np.asarray(stand_ins, dtype=np.int64)
+    learned_from = np.concatenate([stand_ins[~np.isin(stand_ins, learned_from)], learned_from])
     if len(learned_from):
         similarity = percentile_rank(query_similarity(features, evidence, learned_from, seed, negatives))
         score = (1 - QUERY_WEIGHT) * evidence + QUERY_WEIGHT * similarity
@@ -216,13 +217,12 @@ def knn_report(ids: list[str], black: np.ndarray, points: np.ndarray, labels: np
     space (query, rank, neighbour, distance; the query itself first) and the stage's metrics. `thresholds`
     holds the flag threshold of "statistics", "detector" and "combined". positives / negatives: rows a reviewer
     marked 1 / 0 (tilescan.review): always / never flagged, and learned from by the statistics. For `combined`
-    without known lettering, the detector's surest tiles stand in for it (stand_in_rows; the statistics method
+    without query tiles, the detector's surest tiles stand in for them (stand_in_rows; the statistics method
     stays the detector-free rule)."""
     method = check_method(method)
     distances, neighbours = (nearest_neighbours(points, query_rows, k) if len(query_rows)
                              else (np.zeros((0, 0)), np.zeros((0, 0), dtype=np.int64)))
-    known = len(learned_positives(np.asarray(query_rows, dtype=np.int64), positives, negatives)) > 0
-    stand_ins = stand_in_rows(probability, negatives) if method == "combined" and not known else NO_ROWS
+    stand_ins = stand_in_rows(probability, negatives) if method == "combined" and not len(query_rows) else NO_ROWS
     components, statistics_flagged = score_components(features, names, probability, query_rows,
                                                       thresholds["statistics"], seed, positives, negatives,
                                                       stand_ins)
