@@ -124,11 +124,11 @@ def main() -> int:
     start = time.perf_counter()
     params = load_params()
     scorer = Scorer(params, args.retrain_detector)
-    threshold = queue_centre(check_method(params.knn_report.method), flag_thresholds(params.knn_report))
+    centre = queue_centre(check_method(params.knn_report.method), flag_thresholds(params.knn_report))
     queries = list(params.knn_report.queries)
 
     def from_queue(flagged, reviewed, n):
-        return review_queue(flagged, threshold, n, [*reviewed, *queries])["id"].tolist()
+        return review_queue(flagged, centre, n, [*reviewed, *queries])["id"].tolist()
 
     def at_random(seed):
         rng = np.random.default_rng(seed)
@@ -156,7 +156,7 @@ def main() -> int:
         "baseline_queries": {"n_queries": len(queries), **queue[0]},
         "random_order_mean_of_3": by_reviewed(random_mean),
         "queue_without_queries": by_reviewed(unsupervised),
-        "rounds": ",".join(map(str, ROUNDS)), "review_centre": threshold, "method": params.knn_report.method,
+        "rounds": ",".join(map(str, ROUNDS)), "review_centre": centre, "method": params.knn_report.method,
         "labels_csv": params.data.labels_csv, "detector_retrained": args.retrain_detector,
         "note": ("AP over the class-0 train tiles (as metrics/quality.json) after each round of simulated review "
                  "from the Review-next queue; average_precision_unreviewed leaves out the reviewed tiles, whose "

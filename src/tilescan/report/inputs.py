@@ -175,6 +175,6 @@ def review_next(inputs: ReportInputs) -> tuple[pd.DataFrame, float]:
     """(queue, centre): the "Review next" tiles (tilescan.review.review_queue) around knn_report's review
     centre (tilescan.review.queue_centre, as make review-curve simulates), leaving out the query tiles and the
     tiles that already have a verdict."""
-    threshold = float(inputs.metric("knn_report")["review_centre"])
+    centre = float(inputs.metric("knn_report")["review_centre"])
     reviewed = [*inputs.queries, *([] if inputs.verdicts is None else inputs.verdicts["id"])]
-    return review_queue(inputs.flagged, threshold, inputs.settings.review_tiles, reviewed), threshold
+    return review_queue(inputs.flagged, centre, inputs.settings.review_tiles, reviewed), centre
