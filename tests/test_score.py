@@ -190,6 +190,15 @@ def test_knn_report_combines_with_the_top_share_from_queries_or_the_detectors_st
     alone = statistics_scores(features, NAMES, reviewed, 0.9, seed=0)[0]
     statistics = flagged.set_index("id").loc[ids, "statistics"].to_numpy()
     assert np.allclose(statistics, both, atol=1e-6) and not np.allclose(statistics, alone, atol=1e-6)
+    # a query a reviewer marked 0 is no lettering to learn from: the stand-ins take its place
+    query = np.setdiff1d(np.arange(n), surest)[:1]
+    flagged, _, summary = knn_report(ids, np.zeros(n, int), rng.normal(size=(n, 3)), np.zeros(n, np.int32), features,
+                                     NAMES, probability, query, "combined", 2, thresholds, min_samples=2, seed=0,
+                                     negatives=query)
+    assert summary["stand_in_tiles"] == [ids[row] for row in surest]
+    expected = statistics_scores(features, NAMES, query, 0.9, seed=0, negatives=query, stand_ins=surest)[0]
+    statistics = flagged.set_index("id").loc[ids, "statistics"].to_numpy()
+    assert np.allclose(statistics, expected, atol=1e-6) and flagged.set_index("id").loc[ids[query[0]], "flagged"] == 0
 
 
 def test_validation():

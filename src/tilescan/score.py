@@ -217,12 +217,14 @@ def knn_report(ids: list[str], black: np.ndarray, points: np.ndarray, labels: np
     space (query, rank, neighbour, distance; the query itself first) and the stage's metrics. `thresholds`
     holds the flag threshold of "statistics", "detector" and "combined". positives / negatives: rows a reviewer
     marked 1 / 0 (tilescan.review): always / never flagged, and learned from by the statistics. For `combined`
-    without query tiles, the detector's surest tiles stand in for them (stand_in_rows; the statistics method
-    stays the detector-free rule)."""
+    without query tiles (or with every one marked 0), the detector's surest tiles stand in for them
+    (stand_in_rows; the statistics method stays the detector-free rule)."""
     method = check_method(method)
     distances, neighbours = (nearest_neighbours(points, query_rows, k) if len(query_rows)
                              else (np.zeros((0, 0)), np.zeros((0, 0), dtype=np.int64)))
-    stand_ins = stand_in_rows(probability, negatives) if method == "combined" and not len(query_rows) else NO_ROWS
+    # stand-ins whenever no query tile is left as lettering: none given, or a reviewer marked them all 0
+    user_queries = np.setdiff1d(query_rows, negatives)
+    stand_ins = stand_in_rows(probability, negatives) if method == "combined" and not len(user_queries) else NO_ROWS
     components, statistics_flagged = score_components(features, names, probability, query_rows,
                                                       thresholds["statistics"], seed, positives, negatives,
                                                       stand_ins)
