@@ -1,6 +1,7 @@
 """Stage train_detector: train the lettering detector on the class-0 train tiles (self-supervised: synthetic
 lettering composited onto a seeded sample of them; query tiles and reviewed lettering as extra positives, tiles
-reviewed as not lettering as extra negatives), then the lettering probability of every prepared tile
+reviewed as not lettering as extra negatives; with train_detector.pseudo_positives, a second training adds the
+first detector's surest tiles to the positives), then the lettering probability of every prepared tile
 (tilescan.detect.dataset)."""
 import tilescan.pinned  # noqa: F401  (first: pins the math before NumPy/TF load; see tilescan/runtime.py)
 
@@ -33,11 +34,17 @@ def main(params: Params) -> str:
                                                "reviewed_not_lettering_tiles": int(len(not_lettering_rows)),
                                                "tiles_scored": len(ids)})
     return (f"train_detector: {summary['examples']} examples on {summary['base_tiles']} tiles "
-            f"({len(query_rows)} queries, {len(lettering_rows)} + {len(not_lettering_rows)} reviewed), "
+            f"({len(query_rows)} queries, {len(lettering_rows)} + {len(not_lettering_rows)} reviewed"
+            f"{self_trained(summary)}), "
             f"loss {summary['loss']:.4f} in {timing['composite_seconds']:.0f} s compositing + "
             f"{timing['fit_seconds']:.0f} s fitting; {len(ids)} tiles scored at "
             f"{len(ids) / max(timing['score_seconds'], 0.1):.0f} tiles/s, {int((probability >= 0.5).sum())} with "
             f"p >= 0.5 -> {artifacts.DETECTOR_PROBABILITY}")
+
+
+def self_trained(summary: dict) -> str:
+    pseudo = summary["pseudo_positive_tiles"]
+    return f"; trained twice, the second time with its {len(pseudo)} surest tiles as lettering" if pseudo else ""
 
 
 if __name__ == "__main__":

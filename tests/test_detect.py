@@ -18,6 +18,7 @@ from tilescan.detect import (
     make_example,
     make_training_set,
 )
+from tilescan.detect.dataset import surest_rows
 from tilescan.errors import TilescanError
 
 
@@ -182,6 +183,19 @@ def test_training_set_is_balanced_seeded_and_independent_of_workers():
     assert np.array_equal(crops, again[0]) and drawn == again[2]
 
 
+def test_a_training_set_reused_with_more_query_tiles_equals_one_drawn_afresh():
+    """Self-training's second set redraws only the query examples of the first: with or without queries before."""
+    tiles = [_tile(level) for level in (40, 90, 140)]
+    config = DetectorConfig(seed=5, n_examples=40, crop_size=48, input_size=64, query_share=0.25, workers=1)
+    for before in ([], [_tile(200)]):
+        first = make_training_set(tiles, before, config)
+        more = [*before, tiles[2], tiles[0]]
+        reused = make_training_set(tiles, more, config, reuse=first)
+        fresh = make_training_set(tiles, more, config)
+        assert np.array_equal(reused[0], fresh[0]) and np.array_equal(reused[1], fresh[1]) and reused[2] == fresh[2]
+        assert reused[2].count("query") == 5 and not np.array_equal(reused[0], first[0])
+
+
 def test_reviewed_negatives_take_query_share_of_the_negatives_and_change_nothing_else():
     tiles = [_tile(level) for level in (40, 90, 140)]
     marked_not_lettering = [np.full((299, 299), 250, np.uint8)]  # a bright look-alike a reviewer turned down
@@ -200,6 +214,21 @@ def test_detector_scores_any_tile_size():
     detector = build_detector(build_core(), input_size=64)
     out = np.asarray(detector(np.zeros((2, 100, 120, 1), np.float32), training=False))
     assert out.shape == (2, 1) and ((0 <= out) & (out <= 1)).all()
+
+
+def test_surest_rows_are_the_candidates_the_core_alone_rates_highest():
+    """Self-training's pseudo-positives: ranked by one view (the core on the shrunk tile), only candidates."""
+    core = build_core()
+    detector = build_detector(core, input_size=64, views=2)
+    rng = np.random.default_rng(1)
+    read = {row: rng.integers(0, 256, (80, 80)).astype(np.uint8) for row in range(10)}
+    candidates = np.array([1, 2, 4, 6, 7, 9])
+    alone = build_detector(core, input_size=64, views=1)
+    one_view = [float(np.asarray(alone(read[row][None, ..., None].astype(np.float32), training=False))[0, 0])
+                for row in candidates]
+    config = DetectorConfig(input_size=64)
+    chosen = surest_rows(detector, config, read, candidates, 3)
+    assert chosen.tolist() == candidates[np.argsort(one_view)[::-1][:3]].tolist()
 
 
 def test_detector_views_average_the_core_over_mirrored_and_turned_copies():

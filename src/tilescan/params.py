@@ -258,6 +258,7 @@ class TrainDetector:
     distractor_rate: float = spec(Interval(float, 0, 1))
     workers: int = spec(Interval(int, 1))
     views: int = spec(Options(DETECTOR_VIEWS), default=2)
+    pseudo_positives: int = spec(Interval(int, 0), default=0)
 
     def check(self) -> None:
         _require(self.crop_size <= self.input_size, "train_detector.crop_size", self.crop_size,

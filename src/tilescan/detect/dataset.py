@@ -49,16 +49,28 @@ def tile_reader(params: Params, ids: list[str]) -> Callable[..., Iterator[tuple[
 
 def train_and_score(params: Params, index, lettering_rows: np.ndarray, not_lettering_rows: np.ndarray):
     """Train the detector on a seeded sample of the train tiles (train_detector.max_base_tiles), with the known
-    lettering rows as extra positives and the not-lettering rows as extra negatives, then the lettering
-    probability of every tile of the prepared index. Returns (detector, probability, summary, timing)."""
+    lettering rows as extra positives and the not-lettering rows as extra negatives; with
+    train_detector.pseudo_positives, train it again with its surest base tiles as known lettering too
+    (`surest_rows`). Then the lettering probability of every tile of the prepared index.
+    Returns (detector, probability, summary, timing)."""
     ids = index["id"].tolist()
     train_rows = np.flatnonzero(index["split"].to_numpy() == "train")
     base_rows = sample_rows(train_rows, params.train_detector.max_base_tiles, params.common.seed)
     tiles = tile_reader(params, ids)
     read = dict(tiles(np.union1d(np.union1d(base_rows, lettering_rows), not_lettering_rows)))
-    detector, summary, timing = train_detector([read[p] for p in base_rows], [read[p] for p in lettering_rows],
-                                               detector_config(params), [read[p] for p in not_lettering_rows])
-    del read
+    base, negatives, config = [read[p] for p in base_rows], [read[p] for p in not_lettering_rows], detector_config(params)
+    known = [read[p] for p in lettering_rows]
+    detector, summary, timing, examples = train_detector(base, known, config, negatives)
+    pseudo_rows = np.zeros(0, np.int64)
+    if params.train_detector.pseudo_positives:
+        start = time.perf_counter()
+        candidates = np.setdiff1d(base_rows, np.union1d(lettering_rows, not_lettering_rows))
+        pseudo_rows = surest_rows(detector, config, read, candidates, params.train_detector.pseudo_positives)
+        selected = time.perf_counter() - start
+        detector, summary, again, _ = train_detector(base, known + [read[p] for p in pseudo_rows], config, negatives,
+                                                     reuse=examples)
+        timing = {key: round(timing[key] + again[key], 1) for key in timing} | {"pseudo_seconds": round(selected, 1)}
+    del read, examples
     start = time.perf_counter()
     probability = np.full(len(ids), np.nan, np.float32)
     for position, value in predict_stream(detector, tiles(), total=len(ids)):
@@ -67,4 +79,17 @@ def train_and_score(params: Params, index, lettering_rows: np.ndarray, not_lette
         raise RuntimeError(f"train_detector: {int(np.isnan(probability).sum())} prepared tiles not found in "
                            f"{params.data.raw_dir}")
     timing["score_seconds"] = round(time.perf_counter() - start, 1)
-    return detector, probability, {**summary, "base_tiles": int(len(base_rows))}, timing
+    summary = {**summary, "base_tiles": int(len(base_rows)), "pseudo_positive_tiles": [ids[p] for p in pseudo_rows]}
+    return detector, probability, summary, timing
+
+
+def surest_rows(detector, config: DetectorConfig, read: dict[int, np.ndarray], candidates: np.ndarray,
+                count: int) -> np.ndarray:
+    """The `count` candidate rows a first detector is surest show lettering (one view, highest probability
+    first, ties by row): the self-training's pseudo-positives."""
+    from tilescan.detect.model import build_detector
+
+    one_view = build_detector(detector.get_layer("lettering_core"), config.input_size, views=1)
+    probability = np.array([p for _, p in predict_stream(one_view, ((row, read[row]) for row in candidates),
+                                                         total=len(candidates))], np.float64)
+    return candidates[np.argsort(-probability, kind="stable")[:count]].astype(np.int64)

@@ -93,29 +93,42 @@ def example_plan(n_tiles: int, n_queries: int, config: DetectorConfig, n_reviewe
     return labels, kinds, rows
 
 
+TrainingSet = tuple[np.ndarray, np.ndarray, list[str]]  # crops N x C x C uint8, labels N, descriptions
+
+
 def make_training_set(tiles: list[np.ndarray], query_tiles: list[np.ndarray], config: DetectorConfig,
-                      reviewed_negatives: Sequence[np.ndarray] = ()) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """(crops N x C x C uint8, labels N, descriptions such as "dark_tag+dust"), deterministic from config.seed."""
+                      reviewed_negatives: Sequence[np.ndarray] = (), reuse: TrainingSet | None = None
+                      ) -> TrainingSet:
+    """(crops N x C x C uint8, labels N, descriptions such as "dark_tag+dust"), deterministic from config.seed.
+    reuse: a set made from the same tiles, config and reviewed negatives with fewer query tiles; only the query
+    examples are drawn again (every other example would come out the same: each draws from its own generator)."""
     side = crop_pixels(min(min(t.shape) for t in [*tiles, *query_tiles, *reviewed_negatives]), config)
     labels, kinds, rows = example_plan(len(tiles), len(query_tiles), config, len(reviewed_negatives))
     source = {"query": query_tiles, "reviewed_negative": reviewed_negatives}
-    jobs = ((source.get(kind, tiles)[row], config.seed, i, kind, side, config.distractor_rate)
-            for i, (kind, row) in enumerate(zip(kinds, rows)))
-    crops = np.empty((len(labels), side, side), np.uint8)
-    drawn: list[str] = []
-    with tqdm(total=len(labels), desc="composite", unit="example", mininterval=2.0) as bar:
-        for i, (_, (crop, what)) in enumerate(chunked_map(_example, jobs, config.workers)):
-            crops[i] = crop
-            drawn.append(what)
+    if reuse is None:
+        crops, drawn, redraw = np.empty((len(labels), side, side), np.uint8), [""] * len(labels), range(len(labels))
+    else:
+        crops, drawn = reuse[0].copy(), list(reuse[2])
+        redraw = [i for i, kind in enumerate(kinds) if kind == "query" or drawn[i] == "query"]
+    jobs = ((i, (source.get(kinds[i], tiles)[rows[i]], config.seed, i, kinds[i], side, config.distractor_rate))
+            for i in redraw)
+    with tqdm(total=len(redraw), desc="composite", unit="example", mininterval=2.0) as bar:
+        for (i, _), (crop, what) in chunked_map(_drawn_example, jobs, config.workers):
+            crops[i], drawn[i] = crop, what
             bar.update()
     return crops, labels, drawn
 
 
+def _drawn_example(numbered_job: tuple) -> tuple[np.ndarray, str]:
+    return _example(numbered_job[1])
+
+
 def train_detector(tiles: list[np.ndarray], query_tiles: list[np.ndarray], config: DetectorConfig,
-                   reviewed_negatives: Sequence[np.ndarray] = ()):
+                   reviewed_negatives: Sequence[np.ndarray] = (), reuse: TrainingSet | None = None):
     """Train a detector on `tiles` (class-0 uint8 tiles), `query_tiles` (known lettering; may be empty) and
-    `reviewed_negatives` (tiles marked not lettering; may be empty). Returns (detector, summary, timing).
-    Deterministic for a given seed and inputs."""
+    `reviewed_negatives` (tiles marked not lettering; may be empty); reuse: an earlier training set of the same
+    tiles (make_training_set). Returns (detector, summary, timing, training set). Deterministic for a given seed
+    and inputs."""
     # Here, not at the top: the compositing workers import this module and must not load Keras (~600 MB each).
     import keras
     import tensorflow as tf
@@ -125,7 +138,7 @@ def train_detector(tiles: list[np.ndarray], query_tiles: list[np.ndarray], confi
     keras.utils.set_random_seed(config.seed)
     tf.config.experimental.enable_op_determinism()
     start = time.perf_counter()
-    images, labels, drawn = make_training_set(tiles, query_tiles, config, reviewed_negatives)
+    images, labels, drawn = make_training_set(tiles, query_tiles, config, reviewed_negatives, reuse)
     size = config.crop_size
     composited = time.perf_counter()
     side = images.shape[1]
@@ -160,7 +173,7 @@ def train_detector(tiles: list[np.ndarray], query_tiles: list[np.ndarray], confi
                "epochs": config.epochs, "loss": round(float(history.history["loss"][-1]), 6),
                "accuracy": round(float(history.history["accuracy"][-1]), 6)}
     timing = {"composite_seconds": round(composited - start, 1), "fit_seconds": round(end - composited, 1)}
-    return build_detector(core, config.input_size, config.views), summary, timing
+    return build_detector(core, config.input_size, config.views), summary, timing, (images, labels, drawn)
 
 
 def predict_stream(detector, items: Iterable[tuple[object, np.ndarray]], total: int | None = None,
