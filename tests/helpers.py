@@ -239,6 +239,7 @@ TINY_PARAMS = {
     "train_autoencoder.batch_size": 32, "train_autoencoder.epochs": 2,
     "train_detector.n_examples": 64, "train_detector.max_base_tiles": 40, "train_detector.crop_size": 48,
     "train_detector.input_size": 64, "train_detector.batch_size": 16, "train_detector.workers": 1,
+    "train_detector.pseudo_positives": 3,  # the optional self-training runs too (off by default)
     "dbscan.eps": "auto",
 }
 

@@ -46,7 +46,7 @@ def test_every_stage_ran_and_wrote_its_outputs(pipeline_repo):
     assert detector["examples"] == 64 and detector["tiles_scored"] == len(index)
     pseudo = detector["pseudo_positive_tiles"]  # self-training: its surest train tiles, never a query
     queries = yaml.safe_load((pipeline_repo / "params.yaml").read_text())["knn_report"]["queries"]
-    assert len(set(pseudo)) == 15 and not set(pseudo) & set(queries)
+    assert len(set(pseudo)) == 3 and not set(pseudo) & set(queries)
     assert (index.set_index("id").loc[pseudo, "split"] == "train").all()
 
 
