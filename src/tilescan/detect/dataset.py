@@ -58,8 +58,8 @@ def train_and_score(params: Params, index, lettering_rows: np.ndarray, not_lette
     base_rows = sample_rows(train_rows, params.train_detector.max_base_tiles, params.common.seed)
     tiles = tile_reader(params, ids)
     read = dict(tiles(np.union1d(np.union1d(base_rows, lettering_rows), not_lettering_rows)))
-    base, negatives, config = [read[p] for p in base_rows], [read[p] for p in not_lettering_rows], detector_config(params)
-    known = [read[p] for p in lettering_rows]
+    base, known = [read[p] for p in base_rows], [read[p] for p in lettering_rows]
+    negatives, config = [read[p] for p in not_lettering_rows], detector_config(params)
     detector, summary, timing, examples = train_detector(base, known, config, negatives)
     pseudo_rows = np.zeros(0, np.int64)
     if params.train_detector.pseudo_positives:
