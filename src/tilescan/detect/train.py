@@ -110,17 +110,13 @@ def make_training_set(tiles: list[np.ndarray], query_tiles: list[np.ndarray], co
     else:
         crops, drawn = reuse[0].copy(), list(reuse[2])
         redraw = [i for i, kind in enumerate(kinds) if kind == "query" or drawn[i] == "query"]
-    jobs = ((i, (source.get(kinds[i], tiles)[rows[i]], config.seed, i, kinds[i], side, config.distractor_rate))
+    jobs = ((source.get(kinds[i], tiles)[rows[i]], config.seed, i, kinds[i], side, config.distractor_rate)
             for i in redraw)
     with tqdm(total=len(redraw), desc="composite", unit="example", mininterval=2.0) as bar:
-        for (i, _), (crop, what) in chunked_map(_drawn_example, jobs, config.workers):
-            crops[i], drawn[i] = crop, what
+        for job, (crop, what) in chunked_map(_example, jobs, config.workers):
+            crops[job[2]], drawn[job[2]] = crop, what  # job[2]: the example's number
             bar.update()
     return crops, labels, drawn
-
-
-def _drawn_example(numbered_job: tuple) -> tuple[np.ndarray, str]:
-    return _example(numbered_job[1])
 
 
 def train_detector(tiles: list[np.ndarray], query_tiles: list[np.ndarray], config: DetectorConfig,
