@@ -107,6 +107,40 @@ print(json.dumps(pins_in_force()["tensorflow"]))
     assert isa and not [line for line in isa if "AVX-512" in line or "AVX512" in line], isa
 
 
+EIGEN_PRODUCTS = """
+import tilescan.pinned, hashlib, json, sys
+import numpy as np
+import tilescan.model
+import tensorflow as tf
+from tilescan.eigen_caches import CACHE_SIZES, cache_sizes_in_force, pin_cache_sizes
+from tilescan.runtime import check_pins, pins_in_force
+rng = np.random.default_rng(0)
+pairs = [(rng.normal(size=(m, k)).astype(np.float32), rng.normal(size=(k, n)).astype(np.float32))
+         for m, k, n in ((2000, 600, 40), (1000, 300, 1000))]
+def products():
+    return hashlib.md5(b"".join(tf.matmul(a, b).numpy().tobytes() for a, b in pairs)).hexdigest()
+pinned = products()
+in_force, problems = pins_in_force()["tensorflow"]["eigen_cache_sizes"], check_pins(tilescan.pinned.THREADS)
+pin_cache_sizes((48 * 1024, 2 * 1024 ** 2, 260 * 1024 ** 2))  # what an Intel Xeon reads from CPUID
+other = products()
+pin_cache_sizes()
+print(json.dumps({"in_force": in_force, "expected": list(CACHE_SIZES), "problems": problems,
+                  "pinned": pinned, "other": other, "again": products()}))
+"""
+
+
+@pytest.mark.skipif(visible_cores() < 2, reason="common.threads 2 needs 2 visible cores")
+def test_eigen_blocks_by_the_pinned_cache_sizes_and_they_change_the_bytes(tmp_path):
+    """Session 11's machine (Intel Xeon, L1d 48 KiB) trained other weights than the AMD EPYC (32 KiB) that committed
+    dvc.lock: Eigen slices a product's sums by the cache sizes it reads from CPUID."""
+    result = last_json(python(EIGEN_PRODUCTS, stage_dir(tmp_path, 2), clean_env()))
+    assert set(result["in_force"]) == {"libtensorflow_cc.so.2", "libtensorflow_framework.so.2"}
+    assert all(sizes == result["expected"] for sizes in result["in_force"].values()), result["in_force"]
+    assert result["problems"] == []
+    assert result["other"] != result["pinned"]  # the lever is real: other cache sizes, other float sums
+    assert result["again"] == result["pinned"]
+
+
 @pytest.mark.parametrize("threads, culprit", [("two", "common.threads must be an integer >= 1, got the string 'two'"),
                                               (0, "common.threads must be an integer >= 1, got 0"),
                                               (visible_cores() + 1, "set common.threads to at most")])

@@ -214,6 +214,7 @@ class Data:
     labels_csv: str = spec(Text(empty=True))
     bit_depth: int | str = spec(Options(("auto", 8, 10, 12, 14, 16)), default="auto")
     val_fraction: float = spec(Interval(float, 0, 1, closed="neither"), default=0.2)
+    tone_gamma: float = spec(Interval(float, 0.2, 5), default=1.0)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,9 @@ was measured to change output bytes when left free (README, "Reproducibility"):
   ``OPENBLAS_CORETYPE=Haswell`` (what every AVX2 machine, Zen included, runs) and its thread count.
 * TensorFlow: Eigen's contractions call oneDNN's sgemm, which dispatches by ISA even with the oneDNN
   graph rewrite off: ``ONEDNN_MAX_CPU_ISA=AVX2``. The rewrite itself reads the real CPU, so it is off
-  (``TF_ENABLE_ONEDNN_OPTS=0``). Intra- and inter-op thread counts change the reduction order.
+  (``TF_ENABLE_ONEDNN_OPTS=0``). Intra- and inter-op thread counts change the reduction order. Eigen slices
+  its products by the CPU's cache sizes, which no variable sets: :func:`configure_tensorflow` pins them
+  (tilescan.eigen_caches).
 
 The variables act only when a library loads, so :func:`pin_math` must run before NumPy is imported:
 ``import tilescan.pinned`` is the first import of every stage script. This module imports none of them.
@@ -71,7 +73,8 @@ def pin_math(threads: int) -> dict[str, str]:
 
 
 def configure_tensorflow(threads: int | None = None) -> None:
-    """Set TensorFlow's intra- and inter-op thread pools; call after importing TF, before its first op.
+    """Pin Eigen's cache sizes and set TensorFlow's intra- and inter-op thread pools; call after importing TF,
+    before its first op.
 
     `threads` defaults to the pinned count (TF_NUM_INTRAOP_THREADS); in an unpinned process (tests, a
     notebook) this does nothing. TF reads those variables itself when it starts; the explicit setters fail
@@ -82,6 +85,12 @@ def configure_tensorflow(threads: int | None = None) -> None:
         threads = int(os.environ["TF_NUM_INTRAOP_THREADS"])
     import tensorflow as tf
 
+    from tilescan.eigen_caches import CachePinError, pin_cache_sizes
+
+    try:
+        pin_cache_sizes()
+    except CachePinError as error:  # another TensorFlow build: run, but say the bytes may differ
+        print(f"warning: {error}; results may differ from dvc.lock on another CPU", file=sys.stderr)
     threading = tf.config.threading
     for get, set_ in ((threading.get_intra_op_parallelism_threads, threading.set_intra_op_parallelism_threads),
                       (threading.get_inter_op_parallelism_threads, threading.set_inter_op_parallelism_threads)):
@@ -113,14 +122,19 @@ def pins_in_force() -> dict:
             "threadpools": dict(sorted(pools.items()))}
     if "tensorflow" in sys.modules:
         threading = sys.modules["tensorflow"].config.threading
+        from tilescan.eigen_caches import cache_sizes_in_force
+
         info["tensorflow"] = {"version": sys.modules["tensorflow"].__version__,
                               "intra_op_threads": threading.get_intra_op_parallelism_threads(),
-                              "inter_op_threads": threading.get_inter_op_parallelism_threads()}
+                              "inter_op_threads": threading.get_inter_op_parallelism_threads(),
+                              "eigen_cache_sizes": cache_sizes_in_force()}
     return info
 
 
 def check_pins(threads: int) -> list[str]:
     """What is not pinned as it should be in this process (empty: all in force)."""
+    from tilescan.eigen_caches import CACHE_SIZES
+
     info = pins_in_force()
     problems = [f"{name}={os.environ.get(name)!r}, expected {value!r}" for name, value in math_env(threads).items()
                 if os.environ.get(name) != value]
@@ -132,6 +146,8 @@ def check_pins(threads: int) -> list[str]:
         if lib["num_threads"] != threads:
             problems.append(f"{prefix} has {lib['num_threads']} threads, expected {threads}")
     tf_threads = info.get("tensorflow", {})
+    problems += [f"{name}: Eigen blocks by cache sizes {sizes}, expected {list(CACHE_SIZES)}"
+                 for name, sizes in tf_threads.get("eigen_cache_sizes", {}).items() if sizes != list(CACHE_SIZES)]
     if tf_threads and (tf_threads["intra_op_threads"], tf_threads["inter_op_threads"]) != (threads, threads):
         problems.append(f"TensorFlow threads intra {tf_threads['intra_op_threads']}, inter "
                         f"{tf_threads['inter_op_threads']}, expected {threads}")
