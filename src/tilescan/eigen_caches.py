@@ -4,9 +4,10 @@ Eigen splits a product's inner dimension into slices whose length it derives fro
 columns from L2 and L3, all read from CPUID once per process (`Eigen::internal::manage_caching_sizes`). Each slice
 is summed on its own and the slices are then added, so the cache sizes decide the order of the float sums: the
 same pinned pipeline trained other autoencoder weights on an Intel Xeon (L1d 48 KiB) than on the AMD EPYC
-(L1d 32 KiB) that committed dvc.lock. Eigen has no switch for it (`Eigen::setCpuCacheSizes` is C++ only), and
-the sizes live in a function-local static of each TensorFlow library. This module finds that static in each
-library's ELF symbol table, marks it initialised and writes fixed sizes into it, before TensorFlow's first op.
+(L1d 32 KiB) that had committed dvc.lock until session 11. Eigen has no switch for it
+(`Eigen::setCpuCacheSizes` is C++ only), and the sizes live in a function-local static of each TensorFlow
+library. This module finds that static in each library's ELF symbol table, marks it initialised and writes
+fixed sizes into it, before TensorFlow's first op.
 """
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ import numpy as np
 
 from tilescan.errors import TilescanError
 
-# What Eigen reads on a 2-core AMD EPYC (Zen 4) VM, the machine that committed dvc.lock: L1d, L2, L3 in bytes.
+# L1d, L2, L3 in bytes: a Zen 4 or Skylake-SP core's. Any fixed sizes make the bytes machine-independent; these
+# made the committed dvc.lock, and other sizes give other TensorFlow-trained outputs.
 CACHE_SIZES = (32 * 1024, 1024 * 1024, 32 * 1024 * 1024)
 LIBRARIES = ("libtensorflow_cc.so.2", "libtensorflow_framework.so.2")
 _SIZES_SYMBOL = b"_ZZN5Eigen8internal20manage_caching_sizesENS_6ActionEPlS2_S2_E12m_cacheSizes"

@@ -122,12 +122,16 @@ def pins_in_force() -> dict:
             "threadpools": dict(sorted(pools.items()))}
     if "tensorflow" in sys.modules:
         threading = sys.modules["tensorflow"].config.threading
-        from tilescan.eigen_caches import cache_sizes_in_force
+        from tilescan.eigen_caches import CachePinError, cache_sizes_in_force
 
+        try:
+            cache_sizes = cache_sizes_in_force()
+        except CachePinError as error:  # configure_tensorflow warned: recorded, so the lock shows it
+            cache_sizes = {"unpinned": str(error)}
         info["tensorflow"] = {"version": sys.modules["tensorflow"].__version__,
                               "intra_op_threads": threading.get_intra_op_parallelism_threads(),
                               "inter_op_threads": threading.get_inter_op_parallelism_threads(),
-                              "eigen_cache_sizes": cache_sizes_in_force()}
+                              "eigen_cache_sizes": cache_sizes}
     return info
 
 
