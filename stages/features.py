@@ -13,7 +13,7 @@ from tilescan.atomic import staged_outputs
 from tilescan.features import FEATURE_NAMES, features_of_item
 from tilescan.parallel import chunked_map
 from tilescan.params import Params
-from tilescan.scoring_input import scoring_tiles
+from tilescan.scoring_input import statistics_tiles
 from tilescan.stage import run_stage
 
 
@@ -23,7 +23,7 @@ def main(params: Params) -> str:
     features = np.zeros((len(index), len(FEATURE_NAMES)), dtype=np.float32)
     done = np.zeros(len(index), dtype=bool)
     with tqdm(total=len(index), desc="features", unit="tile", mininterval=2.0) as bar:
-        stream = ((ref, image) for ref, image in scoring_tiles(params) if ref.id in position)
+        stream = ((ref, image) for ref, image in statistics_tiles(params) if ref.id in position)
         for (ref, _), vector in chunked_map(features_of_item, stream, params.prepare.workers):
             features[position[ref.id]], done[position[ref.id]] = vector, True
             bar.update()

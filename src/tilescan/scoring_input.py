@@ -1,12 +1,14 @@
-"""The tiles as scoring sees them: the raw class-0 tiles, read at prepare's bit depth, through the tone curve.
+"""The tiles as scoring sees them: the raw class-0 tiles at full resolution, read at prepare's bit depth; the
+image statistics (stage features) see them through the tone curve, the lettering detector (stage
+train_detector) as they are.
 
-The image statistics (stage features) and the lettering detector (stage train_detector) read tiles only from
-here, so both see the same pixels. The prepared arrays (the autoencoder's input, the report's pictures) and
-prepare's black rule keep the raw tone.
+The prepared arrays (the autoencoder's input, the report's pictures) and prepare's black rule keep the raw tone
+too.
 
 The tone curve `255 * (v / 255) ** data.tone_gamma` with a gamma below 1 lifts the dark levels: faint digits
-and letters on the black film margin rise above it, while bright strokes on tissue barely change (README,
-"The tone curve").
+and letters on the black film margin rise above it, while bright strokes on tissue barely change. It helps the
+statistics' fixed grey levels on every set measured; the detector, trained on curved tiles, lost without queries
+on the independent synthetic style (README, "The tone curve").
 """
 from __future__ import annotations
 
@@ -27,13 +29,19 @@ def tone_table(gamma: float) -> np.ndarray | None:
     return np.rint(255 * levels ** gamma).astype(np.uint8)
 
 
-def scoring_tiles(params: Params) -> Iterator[tuple[TileRef, np.ndarray]]:
+def detector_tiles(params: Params) -> Iterator[tuple[TileRef, np.ndarray]]:
     """(ref, uint8 tile) for every tile of params.prepare.keep_class in the raw splits (train first, in file
-    order; a held-out val share lies in raw train): the raw tile read at the bit depth prepare used
-    (data/prepared/pixels.json), through the tone curve of data.tone_gamma."""
+    order; a held-out val share lies in raw train), read at the bit depth prepare used
+    (data/prepared/pixels.json)."""
     raw_dir, fmt = resolve_input(params.data.raw_dir, params.data.format)
-    table, bit_depth = tone_table(params.data.tone_gamma), artifacts.load_bit_depth()
+    bit_depth = artifacts.load_bit_depth()
     for split in list_splits(raw_dir, fmt):
-        for ref, image in iter_tiles(raw_dir, fmt, split, params.prepare.keep_class, params.prepare.on_unreadable,
-                                     [], bit_depth):
-            yield ref, image if table is None else table[image]
+        yield from iter_tiles(raw_dir, fmt, split, params.prepare.keep_class, params.prepare.on_unreadable,
+                              bit_depth=bit_depth)
+
+
+def statistics_tiles(params: Params) -> Iterator[tuple[TileRef, np.ndarray]]:
+    """detector_tiles through the tone curve of data.tone_gamma."""
+    table = tone_table(params.data.tone_gamma)
+    for ref, image in detector_tiles(params):
+        yield ref, image if table is None else table[image]

@@ -1,8 +1,8 @@
 """The detector on a prepared dataset: its settings from params.yaml, the full-resolution tiles it reads, and
 one training + scoring pass (the train_detector stage's work, which `make review-curve` repeats per round).
 
-Tiles are read from data.raw_dir at full resolution, as the image statistics see them (tilescan.scoring_input):
-the prepared arrays are shrunk for the autoencoder (64 px), too small for an 8-px digit."""
+Tiles are read from data.raw_dir at full resolution and raw tone (tilescan.scoring_input.detector_tiles): the
+prepared arrays are shrunk for the autoencoder (64 px), too small for an 8-px digit."""
 from __future__ import annotations
 
 import time
@@ -12,7 +12,7 @@ import numpy as np
 
 from tilescan.detect.train import DetectorConfig, predict_stream, train_detector
 from tilescan.params import Params
-from tilescan.scoring_input import scoring_tiles
+from tilescan.scoring_input import detector_tiles
 from tilescan.tiles import sample_rows
 
 
@@ -27,13 +27,13 @@ def detector_config(params: Params) -> DetectorConfig:
 
 
 def tile_reader(params: Params, ids: list[str]) -> Callable[..., Iterator[tuple[int, np.ndarray]]]:
-    """tiles(positions=None): (position in ids, full-resolution tile as scoring sees it) in index order, only those
+    """tiles(positions=None): (position in ids, full-resolution raw tile) in index order, only those
     in positions (all when None); reading stops once the last of positions is found."""
     position_of = {tile_id: i for i, tile_id in enumerate(ids)}
 
     def tiles(positions: np.ndarray | None = None) -> Iterator[tuple[int, np.ndarray]]:
         wanted = None if positions is None else set(positions.tolist())
-        for ref, image in scoring_tiles(params):
+        for ref, image in detector_tiles(params):
             at = position_of.get(ref.id)
             if at is not None and (wanted is None or at in wanted):
                 yield at, image
