@@ -123,6 +123,37 @@ def test_lettering_varies_in_size_angle_and_placement():
     assert min(areas) < 300 and max(areas) > 3000 and cut >= 3
 
 
+def _pasted_grain(draw) -> tuple[float, float]:
+    """What `draw` pastes onto a grainy grey tile, less what the same draw pastes onto the flat tile: its standard
+    deviation inside the pasted strokes or shapes over five seeds, and the grain's own."""
+    flat = np.full((299, 299), 120, np.uint8)
+    grain = np.random.default_rng(1).normal(0, 6, flat.shape)
+    grainy = np.clip(flat + grain, 0, 255).astype(np.uint8)
+    inside = []
+    for seed in range(5):
+        on_grain, _ = draw(grainy, np.random.default_rng(seed))
+        on_flat, _ = draw(flat, np.random.default_rng(seed))
+        core = ndimage.binary_erosion(_changed(on_flat, flat)) & (on_flat > 20) & (on_flat < 235)
+        inside.append(on_grain[core].astype(np.float32) - on_flat[core])
+    inside = np.concatenate(inside)
+    assert inside.size > 100
+    return float(inside.std()), float(grain.std())
+
+
+@pytest.mark.parametrize("kind", ["bright_text", "faint_text", "dark_text", "dark_tag"])
+def test_pasted_lettering_keeps_the_tiles_grain(kind):
+    """Strokes and tags pasted at a flat level would be smoother than the film around them, a shortcut the
+    detector could learn instead of letter shapes: they keep the tile's own grain."""
+    inside, tile = _pasted_grain(lambda tile, rng: composite_lettering(tile, rng, kind))
+    assert inside > 0.6 * tile
+
+
+@pytest.mark.parametrize("kind", ["marker", "blank_tag", "blob"])
+def test_pasted_hard_negatives_keep_the_tiles_grain(kind):
+    inside, tile = _pasted_grain(lambda tile, rng: composite_distractor(tile, rng, kind))
+    assert inside > 0.6 * tile
+
+
 @pytest.mark.parametrize("kind", DISTRACTOR_KINDS[:-1])
 def test_each_hard_negative_changes_the_tile(kind):
     base = _tile()

@@ -7,7 +7,8 @@ base35, matplotlib's STIX and Computer Modern; deliberately NOT DejaVu or Libera
 synthetic-data generator uses), string (random letters, digits, dates, codes, single characters), polarity
 (bright strokes, dark letters on a label tag, dark text on bright film), contrast (down to faint), size (small
 digits ~8 px high to large words), angle, mirroring, position (cut by the border, on black margin or tissue),
-blur and noise. Nothing here shares fonts, word lists or drawing code with `tilescan.synth`.
+blur and noise. Whatever is pasted keeps the tile's own fine grain, so a noise-free flat stroke never gives
+the label away. Nothing here shares fonts, word lists or drawing code with `tilescan.synth`.
 
 Every drawing function takes a `numpy.random.Generator` and returns `(image, kind)`, so tests can check what
 was drawn. Images are 2-D uint8 arrays of any size.
@@ -160,6 +161,12 @@ def _dark_point(tile: np.ndarray, rng: np.random.Generator):
     return ys[i], xs[i]
 
 
+def _grain(base: np.ndarray) -> np.ndarray:
+    """The tile's own fine grain (what a 1-pixel blur removes): pasted strokes and shapes keep it, so a
+    noise-free flat stroke never gives the label away."""
+    return base - ndimage.gaussian_filter(base, 1.0)
+
+
 def _soften(mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Blur like a film scan, then rescale so the stroke centres keep full coverage: small, thin letters would
     otherwise fade to an invisible positive (a training example with no lettering to see)."""
@@ -195,28 +202,29 @@ def composite_lettering(tile: np.ndarray, rng: np.random.Generator, kind: str | 
         y0, x0 = _place(tile.shape, letters, rng, (tile.shape[0] // 2, tile.shape[1] // 2))
         m, t = _paste(tile.shape, letters, y0, x0), _paste(tile.shape, tag, y0, x0)
     local = float(np.median(base[m > 0.5])) if (m > 0.5).any() else float(base.mean())
+    grain = _grain(base)
     if kind == "dark_text" and local < 100:  # dark letters need a bright background to be visible
         kind = "bright_text"
     elif kind in ("bright_text", "margin_text", "small_digits") and local > 180:  # no room for brighter strokes
         kind = "dark_text"
     if kind == "bright_text":
         level = rng.uniform(max(local + 60, 150), 255)
-        out = base * (1 - m) + level * m
+        out = base * (1 - m) + (level + grain) * m
     elif kind in ("margin_text", "small_digits"):  # film numbers: bright or only a few tens of levels above
         level = local + (255 - local) * float(np.exp(rng.uniform(np.log(0.12), 0.0)))
-        out = base * (1 - m) + max(level, local + 20) * m
+        out = base * (1 - m) + (max(level, local + 20) + grain) * m
     elif kind == "faint_text":
         level = min(255.0, local + rng.uniform(25, 70))
-        out = base * (1 - m) + level * m
+        out = base * (1 - m) + (level + grain) * m
     elif kind == "dark_text":  # dark letters straight on the film or a bright region
         level = rng.uniform(0, max(local - 40, 1))
-        out = base * (1 - m) + level * m
+        out = base * (1 - m) + (level + grain) * m
     else:  # label tag: a bright (dark_tag) or mid-grey (bright_tag) rectangle with contrasting letters
         t = ndimage.gaussian_filter(t, rng.uniform(0.3, 1.2))
         tag_level = rng.uniform(170, 255) if kind == "dark_tag" else rng.uniform(70, 150)
-        out = base * (1 - t) + tag_level * t
+        out = base * (1 - t) + (tag_level + grain) * t
         letter_level = rng.uniform(0, tag_level - 70) if kind == "dark_tag" else rng.uniform(tag_level + 60, 255)
-        out = out * (1 - m) + letter_level * m
+        out = out * (1 - m) + (letter_level + grain) * m
     return np.clip(out, 0, 255).astype(np.uint8), kind
 
 
@@ -314,8 +322,10 @@ def composite_distractor(tile: np.ndarray, rng: np.random.Generator, kind: str |
         (rect,) = _rotate_mirror(rng, [rect])
         y0, x0 = _place((H, W), rect, rng)
         layer = ndimage.gaussian_filter(_paste((H, W), rect, y0, x0), rng.uniform(0.3, 1.5))
-    if kind != "none":
-        out = base * (1 - layer) + level * layer if kind != "dust" else np.maximum(base, level * layer)
+    if kind == "dust":
+        out = np.maximum(base, level * layer)
+    elif kind != "none":
+        out = base * (1 - layer) + (level + _grain(base)) * layer
     else:
         out = base
     return np.clip(out, 0, 255).astype(np.uint8), kind
