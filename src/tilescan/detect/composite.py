@@ -162,9 +162,14 @@ def _dark_point(tile: np.ndarray, rng: np.random.Generator):
 
 
 def _grain(base: np.ndarray) -> np.ndarray:
-    """The tile's own fine grain (what a 1-pixel blur removes): pasted strokes and shapes keep it, so a
-    noise-free flat stroke never gives the label away."""
+    """The tile's own fine grain (what a 1-pixel blur removes)."""
     return base - ndimage.gaussian_filter(base, 1.0)
+
+
+def _lay(under: np.ndarray, coverage: np.ndarray, level: float, grain: np.ndarray) -> np.ndarray:
+    """`under` with a shape of the given coverage (0-1) laid over it at `level`, keeping the tile's grain: a
+    noise-free flat stroke would give the label away."""
+    return under * (1 - coverage) + (level + grain) * coverage
 
 
 def _soften(mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -209,22 +214,22 @@ def composite_lettering(tile: np.ndarray, rng: np.random.Generator, kind: str | 
         kind = "dark_text"
     if kind == "bright_text":
         level = rng.uniform(max(local + 60, 150), 255)
-        out = base * (1 - m) + (level + grain) * m
+        out = _lay(base, m, level, grain)
     elif kind in ("margin_text", "small_digits"):  # film numbers: bright or only a few tens of levels above
         level = local + (255 - local) * float(np.exp(rng.uniform(np.log(0.12), 0.0)))
-        out = base * (1 - m) + (max(level, local + 20) + grain) * m
+        out = _lay(base, m, max(level, local + 20), grain)
     elif kind == "faint_text":
         level = min(255.0, local + rng.uniform(25, 70))
-        out = base * (1 - m) + (level + grain) * m
+        out = _lay(base, m, level, grain)
     elif kind == "dark_text":  # dark letters straight on the film or a bright region
         level = rng.uniform(0, max(local - 40, 1))
-        out = base * (1 - m) + (level + grain) * m
+        out = _lay(base, m, level, grain)
     else:  # label tag: a bright (dark_tag) or mid-grey (bright_tag) rectangle with contrasting letters
         t = ndimage.gaussian_filter(t, rng.uniform(0.3, 1.2))
         tag_level = rng.uniform(170, 255) if kind == "dark_tag" else rng.uniform(70, 150)
-        out = base * (1 - t) + (tag_level + grain) * t
+        out = _lay(base, t, tag_level, grain)
         letter_level = rng.uniform(0, tag_level - 70) if kind == "dark_tag" else rng.uniform(tag_level + 60, 255)
-        out = out * (1 - m) + (letter_level + grain) * m
+        out = _lay(out, m, letter_level, grain)
     return np.clip(out, 0, 255).astype(np.uint8), kind
 
 
@@ -325,7 +330,7 @@ def composite_distractor(tile: np.ndarray, rng: np.random.Generator, kind: str |
     if kind == "dust":
         out = np.maximum(base, level * layer)
     elif kind != "none":
-        out = base * (1 - layer) + (level + _grain(base)) * layer
+        out = _lay(base, layer, level, _grain(base))
     else:
         out = base
     return np.clip(out, 0, 255).astype(np.uint8), kind
