@@ -305,7 +305,8 @@ def bench_scoring(params: dict, sizes: dict, work: Path) -> dict:
         pass
     features_rate = len(tiles) / (time.perf_counter() - start)
     settings = params["train_detector"]
-    detector = build_detector(build_core(), int(settings["input_size"]), int(settings["views"]))
+    core = build_core(edge_padding=int(settings["edge_padding"]))
+    detector = build_detector(core, int(settings["input_size"]), int(settings["views"]))
     rates = []
     for _ in range(2):
         start = time.perf_counter()

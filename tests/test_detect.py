@@ -247,6 +247,60 @@ def test_detector_scores_any_tile_size():
     assert out.shape == (2, 1) and ((0 <= out) & (out <= 1)).all()
 
 
+def test_core_mirrors_its_image_past_the_border():
+    images = np.random.default_rng(2).integers(0, 256, (2, 10, 12, 1)).astype(np.float32)
+    padded = np.asarray(build_core(edge_padding=3).get_layer("reflect_border")(images))
+    np.testing.assert_array_equal(padded, np.pad(images, ((0, 0), (3, 3), (3, 3), (0, 0)), mode="reflect"))
+    assert "reflect_border" not in [layer.name for layer in build_core(edge_padding=0).layers]
+
+
+def test_train_detector_builds_the_core_with_the_configured_edge_padding():
+    from tilescan.detect.train import train_detector
+
+    tiles = [_tile(level) for level in (40, 90, 140)]
+    for padding in (0, 4):
+        config = DetectorConfig(seed=5, n_examples=8, crop_size=48, input_size=64, batch_size=4, workers=1,
+                                edge_padding=padding)
+        detector = train_detector(tiles, [], config)[0]
+        names = [layer.name for layer in detector.get_layer("lettering_core").layers]
+        assert ("reflect_border" in names) == bool(padding)
+
+
+def test_detector_config_carries_every_train_detector_setting(tmp_path):
+    import dataclasses
+
+    import yaml
+
+    from tilescan.detect.dataset import detector_config
+    from tilescan.params import load_params
+
+    values = yaml.safe_load((Path(__file__).resolve().parents[1] / "params.yaml").read_text())
+    values["train_detector"].update(edge_padding=8, views=4, crop_size=64)
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(values))
+    params = load_params(tmp_path / "params.yaml")
+    config = detector_config(params)
+    shared = {f.name for f in dataclasses.fields(config)} & set(values["train_detector"])
+    assert {"edge_padding", "views", "crop_size"} <= shared
+    assert {name: getattr(config, name) for name in shared} == {name: values["train_detector"][name] for name in shared}
+    assert config.seed == params.common.seed
+
+
+def test_edge_padding_removes_the_artificial_edge_round_a_flat_image():
+    """On a flat black image the first convolution responds the same at the border as inside when the image is
+    mirrored past its border; with zero padding its border pixels see an edge that is not in the image."""
+    import keras
+
+    black = np.zeros((1, 24, 24, 1), np.float32)
+    spread = {}
+    for padding in (0, 4):
+        core = build_core(edge_padding=padding)
+        first = keras.Model(core.input, core.get_layer(index=3 if padding else 2).output)  # the first Conv2D
+        out = np.asarray(first(black))
+        inner = out[:, padding:padding + 24, padding:padding + 24]  # the image's own pixels
+        spread[padding] = float(np.ptp(inner, axis=(1, 2)).max())  # over the pixels, per feature
+    assert spread[4] < 1e-6 < spread[0]
+
+
 def test_surest_rows_are_the_candidates_the_core_alone_rates_highest():
     """Self-training's pseudo-positives: ranked by one view (the core on the shrunk tile), only candidates."""
     core = build_core()

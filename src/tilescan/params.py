@@ -259,11 +259,14 @@ class TrainDetector:
     distractor_rate: float = spec(Interval(float, 0, 1))
     workers: int = spec(Interval(int, 1))
     views: int = spec(Options(DETECTOR_VIEWS), default=2)
+    edge_padding: int = spec(Interval(int, 0), default=0)
     pseudo_positives: int = spec(Interval(int, 0), default=0)
 
     def check(self) -> None:
         _require(self.crop_size <= self.input_size, "train_detector.crop_size", self.crop_size,
                  f"<= train_detector.input_size ({self.input_size})")
+        _require(self.edge_padding < self.crop_size, "train_detector.edge_padding", self.edge_padding,
+                 f"< train_detector.crop_size ({self.crop_size}): the reflection needs that many pixels")
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ def detector_config(params: Params) -> DetectorConfig:
     settings = params.train_detector
     return DetectorConfig(seed=params.common.seed, n_examples=settings.n_examples, epochs=settings.epochs,
                           crop_size=settings.crop_size, input_size=settings.input_size, views=settings.views,
+                          edge_padding=settings.edge_padding,
                           query_share=settings.query_share, batch_size=settings.batch_size,
                           learning_rate=settings.learning_rate, label_smoothing=settings.label_smoothing,
                           distractor_rate=settings.distractor_rate, workers=settings.workers)

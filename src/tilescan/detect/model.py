@@ -3,7 +3,11 @@
 The detector shrinks a tile inside the model (area averaging to `input_size`, default 160 px for a 299 px
 tile, so an 8 px digit stays ~4 px high) and passes it to the `core`: a few 3x3 convolutions striding down
 to 1/8 and a global max pool over the feature map ("anything, anywhere"). Because the core is fully
-convolutional it is trained on crops (cheaper) and applied to whole tiles. At inference the detector averages the
+convolutional it is trained on crops (cheaper) and applied to whole tiles. With `edge_padding` > 0 the core
+first mirrors its image that many pixels past each border: the convolutions' zero padding then no longer draws
+an artificial edge round every crop and tile, which teaches the network to disregard what touches the border,
+and lettering cut by the tile border is seen with its mirror image (real film gains, the synthetic sets lose:
+README, Results). At inference the detector averages the
 core's probability over `views` mirrored / turned copies of the shrunk tile (test-time augmentation: the views
 disagree most on the tiles the core is least sure of). Inputs are uint8-range grayscale, shape (batch, height,
 width, 1); the output is a probability.
@@ -22,6 +26,22 @@ configure_tensorflow()
 
 DEFAULT_INPUT_SIZE = 160
 DEFAULT_WIDTHS = (12, 20, 32, 48, 64)
+DEFAULT_EDGE_PADDING = 0
+
+
+class ReflectBorder(layers.Layer):
+    """Pad height and width by `width` pixels on each side with the image's reflection (numpy.pad's "reflect")."""
+
+    def __init__(self, width: int, **kwargs):
+        super().__init__(**kwargs)
+        self.width = width
+
+    def call(self, images):
+        w = self.width
+        return ops.pad(images, ((0, 0), (w, w), (w, w), (0, 0)), mode="reflect")
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "width": self.width}
 
 
 def _conv(x, filters: int, strides: int = 1):
@@ -30,10 +50,12 @@ def _conv(x, filters: int, strides: int = 1):
     return layers.ReLU()(x)
 
 
-def build_core(widths: tuple[int, ...] = DEFAULT_WIDTHS, dropout: float = 0.2) -> keras.Model:
-    """Fully-convolutional classifier on already-shrunk images of any size (uncompiled)."""
+def build_core(widths: tuple[int, ...] = DEFAULT_WIDTHS, dropout: float = 0.2,
+               edge_padding: int = DEFAULT_EDGE_PADDING) -> keras.Model:
+    """Fully-convolutional classifier on already-shrunk images of any size larger than edge_padding (uncompiled)."""
     image = keras.Input(shape=(None, None, 1), name="shrunk")
-    x = layers.Rescaling(1 / 127.5, offset=-1.0)(image)
+    x = ReflectBorder(edge_padding, name="reflect_border")(image) if edge_padding else image
+    x = layers.Rescaling(1 / 127.5, offset=-1.0)(x)
     w1, w2, w3, w4, w5 = widths
     x = _conv(x, w1)                 # model resolution: thin strokes, small digits
     x = _conv(x, w2, strides=2)      # 1/2

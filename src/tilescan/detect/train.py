@@ -38,6 +38,7 @@ class DetectorConfig:
     crop_size: int = 96           # training crops, in model pixels
     input_size: int = 160         # a whole tile is shrunk to this many pixels a side at inference
     views: int = 2                # inference averages over the tile and its mirror image (1, 2 or 4 views)
+    edge_padding: int = 0         # model pixels the network mirrors each image past its border (0: zero padding)
     query_share: float = 0.1      # share of the positives that are known lettering tiles (queries, reviewed 1),
                                   # and of the negatives that are reviewed "not lettering" tiles, when there are any
     batch_size: int = 32
@@ -154,7 +155,7 @@ def train_detector(tiles: list[np.ndarray], query_tiles: list[np.ndarray], confi
             .batch(config.batch_size)
             .map(batch_of)
             .prefetch(2))
-    core = build_core()
+    core = build_core(edge_padding=config.edge_padding)
     steps = int(np.ceil(len(images) / config.batch_size)) * config.epochs
     schedule = keras.optimizers.schedules.CosineDecay(config.learning_rate, steps)
     core.compile(optimizer=keras.optimizers.Adam(schedule),
