@@ -306,7 +306,8 @@ def bench_scoring(params: dict, sizes: dict, work: Path) -> dict:
     features_rate = len(tiles) / (time.perf_counter() - start)
     settings = params["train_detector"]
     core = build_core(edge_padding=int(settings["edge_padding"]))
-    detector = build_detector(core, int(settings["input_size"]), int(settings["views"]))
+    detector = build_detector(core, int(settings["input_size"]), int(settings["views"]),
+                              int(settings["tile_padding"]))
     rates = []
     for _ in range(2):
         start = time.perf_counter()

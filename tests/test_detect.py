@@ -264,6 +264,7 @@ def test_train_detector_builds_the_core_with_the_configured_edge_padding():
         detector = train_detector(tiles, [], config)[0]
         names = [layer.name for layer in detector.get_layer("lettering_core").layers]
         assert ("reflect_border" in names) == bool(padding)
+        assert detector.get_layer("reflect_tile").width == config.tile_padding
 
 
 def test_detector_config_carries_every_train_detector_setting(tmp_path):
@@ -275,12 +276,12 @@ def test_detector_config_carries_every_train_detector_setting(tmp_path):
     from tilescan.params import load_params
 
     values = yaml.safe_load((Path(__file__).resolve().parents[1] / "params.yaml").read_text())
-    values["train_detector"].update(edge_padding=8, views=4, crop_size=64)
+    values["train_detector"].update(edge_padding=8, tile_padding=12, views=4, crop_size=64)
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(values))
     params = load_params(tmp_path / "params.yaml")
     config = detector_config(params)
     shared = {f.name for f in dataclasses.fields(config)} & set(values["train_detector"])
-    assert {"edge_padding", "views", "crop_size"} <= shared
+    assert {"edge_padding", "tile_padding", "views", "crop_size"} <= shared
     assert {name: getattr(config, name) for name in shared} == {name: values["train_detector"][name] for name in shared}
     assert config.seed == params.common.seed
 
@@ -317,22 +318,39 @@ def test_surest_rows_are_the_candidates_the_core_alone_rates_highest():
     assert chosen.tolist() == candidates[np.argsort(one_view)[::-1][:3]].tolist()
 
 
-def test_detector_views_average_the_core_over_mirrored_and_turned_copies():
+@pytest.mark.parametrize("tile_padding", [0, 8])
+def test_detector_views_average_the_core_over_mirrored_and_turned_copies(tile_padding):
     core = build_core()
     tiles = np.random.default_rng(0).integers(0, 256, (3, 100, 100, 1)).astype(np.float32)
     shrunk = np.asarray(build_detector(core, input_size=64).get_layer("shrink")(tiles))
+    edge = tile_padding
+    shrunk = np.pad(shrunk, ((0, 0), (edge, edge), (edge, edge), (0, 0)), mode="reflect")
 
     def core_of(images):
         return np.asarray(core(np.ascontiguousarray(images), training=False))
 
     copies = [shrunk, shrunk[:, :, ::-1], shrunk.transpose(0, 2, 1, 3), shrunk[:, ::-1, ::-1]]
     for views in (1, 2, 4):
-        got = np.asarray(build_detector(core, input_size=64, views=views)(tiles, training=False))
+        got = np.asarray(build_detector(core, input_size=64, views=views, tile_padding=tile_padding)(
+            tiles, training=False))
         expected = np.mean([core_of(c) for c in copies[:views]], axis=0)
         np.testing.assert_allclose(got, expected, atol=1e-6)
     assert not np.allclose(core_of(copies[0]), core_of(copies[1]))  # the views do differ: the mean is not trivial
     with pytest.raises(ValueError, match="views"):
         build_detector(core, input_size=64, views=3)
+
+
+def test_detector_mirrors_the_shrunk_tile_past_its_border():
+    core = build_core()
+    tiles = np.random.default_rng(3).integers(0, 256, (2, 100, 100, 1)).astype(np.float32)
+    detector = build_detector(core, input_size=64, tile_padding=8)
+    shrunk = np.asarray(detector.get_layer("shrink")(tiles))
+    padded = np.asarray(detector.get_layer("reflect_tile")(shrunk))
+    np.testing.assert_array_equal(padded, np.pad(shrunk, ((0, 0), (8, 8), (8, 8), (0, 0)), mode="reflect"))
+    assert "reflect_tile" not in [layer.name for layer in build_detector(core, 64, tile_padding=0).layers]
+    # the core sees a different image, so the probability differs from the unpadded detector's
+    plain = np.asarray(build_detector(core, 64, tile_padding=0)(tiles, training=False))
+    assert not np.allclose(np.asarray(detector(tiles, training=False)), plain)
 
 
 def test_detector_probability_stays_float32_under_mixed_precision():

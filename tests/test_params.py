@@ -114,6 +114,7 @@ def test_unknown_and_missing_parameters_are_named(tmp_path):
     ("train_autoencoder", "filters", [8, 4], "three conv widths"),
     ("common", "img_size", 60, "a multiple of 8"),
     ("train_detector", "edge_padding", 96, "< train_detector.crop_size (96)"),
+    ("train_detector", "tile_padding", 160, "< train_detector.input_size (160)"),
 ])
 def test_cross_field_rules_use_the_same_wording(tmp_path, section, name, value, wanted):
     with pytest.raises(TilescanError, match=re.escape(f"{section}.{name} must be {wanted}")):

@@ -260,6 +260,7 @@ class TrainDetector:
     workers: int = spec(Interval(int, 1))
     views: int = spec(Options(DETECTOR_VIEWS), default=2)
     edge_padding: int = spec(Interval(int, 0), default=0)
+    tile_padding: int = spec(Interval(int, 0), default=8)
     pseudo_positives: int = spec(Interval(int, 0), default=0)
 
     def check(self) -> None:
@@ -267,6 +268,8 @@ class TrainDetector:
                  f"<= train_detector.input_size ({self.input_size})")
         _require(self.edge_padding < self.crop_size, "train_detector.edge_padding", self.edge_padding,
                  f"< train_detector.crop_size ({self.crop_size}): the reflection needs that many pixels")
+        _require(self.tile_padding < self.input_size, "train_detector.tile_padding", self.tile_padding,
+                 f"< train_detector.input_size ({self.input_size}): the reflection needs that many pixels")
 
 
 @dataclass(frozen=True)

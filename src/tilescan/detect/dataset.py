@@ -21,7 +21,7 @@ def detector_config(params: Params) -> DetectorConfig:
     settings = params.train_detector
     return DetectorConfig(seed=params.common.seed, n_examples=settings.n_examples, epochs=settings.epochs,
                           crop_size=settings.crop_size, input_size=settings.input_size, views=settings.views,
-                          edge_padding=settings.edge_padding,
+                          edge_padding=settings.edge_padding, tile_padding=settings.tile_padding,
                           query_share=settings.query_share, batch_size=settings.batch_size,
                           learning_rate=settings.learning_rate, label_smoothing=settings.label_smoothing,
                           distractor_rate=settings.distractor_rate, workers=settings.workers)
@@ -87,7 +87,8 @@ def surest_rows(detector, config: DetectorConfig, read: dict[int, np.ndarray], c
     first, ties by row): the self-training's pseudo-positives."""
     from tilescan.detect.model import build_detector
 
-    one_view = build_detector(detector.get_layer("lettering_core"), config.input_size, views=1)
+    one_view = build_detector(detector.get_layer("lettering_core"), config.input_size, views=1,
+                              tile_padding=config.tile_padding)
     probability = np.array([p for _, p in predict_stream(one_view, ((row, read[row]) for row in candidates),
                                                          total=len(candidates))], np.float64)
     return candidates[np.argsort(-probability, kind="stable")[:count]].astype(np.int64)

@@ -3,14 +3,18 @@
 The detector shrinks a tile inside the model (area averaging to `input_size`, default 160 px for a 299 px
 tile, so an 8 px digit stays ~4 px high) and passes it to the `core`: a few 3x3 convolutions striding down
 to 1/8 and a global max pool over the feature map ("anything, anywhere"). Because the core is fully
-convolutional it is trained on crops (cheaper) and applied to whole tiles. With `edge_padding` > 0 the core
-first mirrors its image that many pixels past each border: the convolutions' zero padding then no longer draws
-an artificial edge round every crop and tile, which teaches the network to disregard what touches the border,
-and lettering cut by the tile border is seen with its mirror image (real film gains, the synthetic sets lose:
-README, Results). At inference the detector averages the
-core's probability over `views` mirrored / turned copies of the shrunk tile (test-time augmentation: the views
-disagree most on the tiles the core is least sure of). Inputs are uint8-range grayscale, shape (batch, height,
-width, 1); the output is a probability.
+convolutional it is trained on crops (cheaper) and applied to whole tiles. Its convolutions pad with zeros, which
+draws an artificial edge round every crop, so the network learns to disregard a band along the border.
+
+- `tile_padding` (inference): the detector mirrors the shrunk tile that many pixels past each border before the
+  core sees it, so lettering cut by the tile border lies inside the image, not in that band (real film gains,
+  the synthetic sets hold: README, Results).
+- `edge_padding` (training and inference, off by default): the core itself mirrors every image, crops included,
+  so the border is not special at all (real film gains more, the synthetic sets lose).
+- `views`: the detector averages the core's probability over that many mirrored / turned copies of the tile
+  (test-time augmentation: the views disagree most on the tiles the core is least sure of).
+
+Inputs are uint8-range grayscale, shape (batch, height, width, 1); the output is a probability.
 """
 from __future__ import annotations
 
@@ -27,6 +31,7 @@ configure_tensorflow()
 DEFAULT_INPUT_SIZE = 160
 DEFAULT_WIDTHS = (12, 20, 32, 48, 64)
 DEFAULT_EDGE_PADDING = 0
+DEFAULT_TILE_PADDING = 8
 
 
 class ReflectBorder(layers.Layer):
@@ -76,13 +81,16 @@ def _views(x, count: int) -> list:
     return [x, ops.flip(x, axis=2), ops.transpose(x, (0, 2, 1, 3)), ops.flip(ops.flip(x, axis=1), axis=2)][:count]
 
 
-def build_detector(core: keras.Model, input_size: int = DEFAULT_INPUT_SIZE, views: int = 2) -> keras.Model:
-    """Whole-tile detector: shrink any tile to input_size x input_size (area averaging), then the mean of `core`'s
-    probability over `views` (1, 2 or 4) mirrored / turned copies of it."""
+def build_detector(core: keras.Model, input_size: int = DEFAULT_INPUT_SIZE, views: int = 2,
+                   tile_padding: int = DEFAULT_TILE_PADDING) -> keras.Model:
+    """Whole-tile detector: shrink any tile to input_size x input_size (area averaging), mirror it tile_padding
+    pixels past each border, then the mean of `core`'s probability over `views` (1, 2 or 4) mirrored / turned
+    copies of it."""
     if views not in DETECTOR_VIEWS:
         raise ValueError(f"views must be one of {DETECTOR_VIEWS}, not {views}")
     tiles = keras.Input(shape=(None, None, 1), name="tile")
     x = layers.Resizing(input_size, input_size, interpolation="area", name="shrink")(tiles)
+    x = ReflectBorder(tile_padding, name="reflect_tile")(x) if tile_padding else x
     probabilities = [core(view) for view in _views(x, views)]
     prob = probabilities[0] if views == 1 else layers.Average(name="mean_of_views", dtype="float32")(probabilities)
     return keras.Model(tiles, prob, name="lettering_detector")

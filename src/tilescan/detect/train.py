@@ -39,6 +39,7 @@ class DetectorConfig:
     input_size: int = 160         # a whole tile is shrunk to this many pixels a side at inference
     views: int = 2                # inference averages over the tile and its mirror image (1, 2 or 4 views)
     edge_padding: int = 0         # model pixels the network mirrors each image past its border (0: zero padding)
+    tile_padding: int = 8         # model pixels a whole tile is mirrored past its border at inference
     query_share: float = 0.1      # share of the positives that are known lettering tiles (queries, reviewed 1),
                                   # and of the negatives that are reviewed "not lettering" tiles, when there are any
     batch_size: int = 32
@@ -170,7 +171,8 @@ def train_detector(tiles: list[np.ndarray], query_tiles: list[np.ndarray], confi
                "epochs": config.epochs, "loss": round(float(history.history["loss"][-1]), 6),
                "accuracy": round(float(history.history["accuracy"][-1]), 6)}
     timing = {"composite_seconds": round(composited - start, 1), "fit_seconds": round(end - composited, 1)}
-    return build_detector(core, config.input_size, config.views), summary, timing, (images, labels, drawn)
+    detector = build_detector(core, config.input_size, config.views, config.tile_padding)
+    return detector, summary, timing, (images, labels, drawn)
 
 
 def predict_stream(detector, items: Iterable[tuple[object, np.ndarray]], total: int | None = None,
