@@ -363,3 +363,18 @@ def test_detector_probability_stays_float32_under_mixed_precision():
     finally:
         keras.config.set_dtype_policy("float32")
     assert [keras.backend.standardize_dtype(out.dtype) for out in outs] == ["float32", "float32"]
+
+
+def test_predict_stream_gives_each_tile_its_own_probability_in_order_whatever_the_batch():
+    """Tiles of two sizes, in any batch size: each key gets what the detector gives that tile alone."""
+    from tilescan.detect.train import predict_stream
+
+    detector = build_detector(build_core(), input_size=32, tile_padding=4)
+    rng = np.random.default_rng(4)
+    tiles = [rng.integers(0, 256, (40, 40) if i < 13 else (48, 48)).astype(np.uint8) for i in range(20)]
+    alone = [float(np.asarray(detector(t[None, ..., None].astype(np.float32), training=False))[0, 0]) for t in tiles]
+    for batch_size in (1, 4, 16, 64):
+        keys, probabilities = zip(*predict_stream(detector, ((f"t{i}", t) for i, t in enumerate(tiles)),
+                                                  batch_size=batch_size))
+        assert list(keys) == [f"t{i}" for i in range(20)]
+        np.testing.assert_allclose(probabilities, alone, atol=1e-6)
