@@ -25,7 +25,8 @@ from tilescan.ranks import percentile_rank
 COLUMNS = ("id", "annotation")
 # without query tiles, the learned parts wait for this many reviewed lettering tiles (as many as the default
 # queries): the queue's first positives are atypical, and a regression fitted on 2-3 of them ranks worse than the
-# evidence alone (make review-curve, no queries, learning from 1 on: AP 0.787 -> 0.709 after 20 verdicts; README)
+# evidence alone (make review-curve, no queries, learning from 1 on: AP 0.787 -> 0.709 after 20 verdicts;
+# docs/experiments.md)
 MIN_REVIEWED_POSITIVES = 5
 FIRST_COLUMNS = ("id", "score", "flagged", "cluster", "dropped_black")  # flagged.csv; score components follow
 

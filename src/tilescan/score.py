@@ -47,10 +47,11 @@ QUERY_WEIGHT = 1 / 3  # share of the score that comes from similarity to the que
 # other sets worse (unsupervised AP 0.50 on the holdout cross-check), the detector holds up (README, Results)
 DETECTOR_WEIGHT = 2 / 3
 # with known lettering, the share of the combined score's tail that is the smallest tail of the detector, the
-# statistics and the similarity to the known lettering: the very top of any of them is then trusted (README, Results)
+# statistics and the similarity to the known lettering: the very top of any of them is then trusted
+# (docs/experiments.md)
 TOP_SHARE = 1 / 2
 # without query tiles, the combined score's statistics learn from the detector's this many most confident tiles
-# (as many as the default queries): unsupervised cross-check AP 0.712 -> 0.821 (README, Results)
+# (as many as the default queries): unsupervised cross-check AP 0.712 -> 0.821 (docs/experiments.md)
 STAND_INS = 5
 NO_ROWS = np.zeros(0, dtype=np.int64)
 
@@ -169,9 +170,10 @@ def combined_scores(probability: np.ndarray, statistics: np.ndarray, evidence: n
     """(1 - tails, (probability + evidence) / 2 >= threshold or query), with tails = tail(probability) **
     DETECTOR_WEIGHT * tail(statistics) ** (1 - DETECTOR_WEIGHT). Tail fractions need no common scale, and their
     product (Fisher's way of combining p-values) lets either method's very top count: the mean of ranks ranked
-    realdev's lettering worse (README, Results). With `similarity` (the statistics' query similarity, present
-    once they learned known lettering): tails = min(tail(probability), tail(statistics), tail(similarity)) **
-    TOP_SHARE * tails ** (1 - TOP_SHARE). The flag uses values, which transfer across datasets."""
+    realdev's lettering worse (docs/experiments.md, "Combining the two"). With `similarity` (the statistics'
+    query similarity, present once they learned known lettering): tails = min(tail(probability),
+    tail(statistics), tail(similarity)) ** TOP_SHARE * tails ** (1 - TOP_SHARE). The flag uses values, which
+    transfer across datasets."""
     tail_p, tail_s = tail_fraction(probability), tail_fraction(statistics)
     tails = tail_p ** DETECTOR_WEIGHT * tail_s ** (1 - DETECTOR_WEIGHT)
     if similarity is not None:

@@ -8,7 +8,7 @@ too.
 The tone curve `255 * (v / 255) ** data.tone_gamma` with a gamma below 1 lifts the dark levels: faint digits
 and letters on the black film margin rise above it, while bright strokes on tissue barely change. It lifts the
 statistics (fixed grey levels) on real film and on the cross-check style; the detector, trained on curved tiles,
-gained little and lost without queries on the cross-check style (README, "The tone curve").
+gained little and lost without queries on the cross-check style (docs/experiments.md, "The tone curve").
 """
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ draws an artificial edge round every crop, so the network learns to disregard a 
 
 - `tile_padding` (inference): the detector mirrors the shrunk tile that many pixels past each border before the
   core sees it, so lettering cut by the tile border lies inside the image, not in that band (real film gains,
-  the synthetic sets hold: README, Results).
+  the synthetic sets hold: docs/experiments.md, Session 17).
 - `edge_padding` (training and inference, off by default): the core itself mirrors every image, crops included,
   so the border is not special at all (real film gains more, the synthetic sets lose).
 - `views`: the detector averages the core's probability over that many mirrored / turned copies of the tile

@@ -179,7 +179,8 @@ def predict_stream(detector, items: Iterable[tuple[object, np.ndarray]], total: 
                    batch_size: int = 16) -> Iterator[tuple[object, float]]:
     """(key, lettering probability) for each (key, uint8 tile) of a stream, in order; batches of same-sized
     tiles, so memory stays bounded whatever the stream's length. Small batches keep the feature maps in cache:
-    16 scores 1.1x the tiles/s of 64 on 2 cores; the probabilities agree to a float32 rounding (README, Session 17)."""
+    16 scores 1.1x the tiles/s of 64 on 2 cores; the probabilities agree to a float32 rounding
+    (docs/experiments.md, Session 17)."""
     import tensorflow as tf
 
     infer = tf.function(lambda x: detector(x, training=False), reduce_retracing=True)
