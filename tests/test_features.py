@@ -37,6 +37,13 @@ def test_lettering_raises_stroke_evidence():
             assert value(lettered, name) > value(plain, name), (size, name)
 
 
+def test_lettering_stands_in_a_row_and_tissue_does_not():
+    for size in (128, 299):
+        plain, lettered = tile_features(tissue(size)), tile_features(with_text(tissue(size)))
+        assert value(lettered, "line_glyphs") >= 3 and value(lettered, "text_lines") >= 1, size
+        assert value(plain, "line_glyphs") == 0, size
+
+
 def test_a_straight_bright_edge_is_not_many_oriented():
     image = tissue(128)
     image[:, 100:] = 250  # a film edge

@@ -3,7 +3,7 @@ into a per-tile annotation score and a flag. One function per method (`knn_repor
 
 - `baseline`: the notebook's latent kNN / DBSCAN noise (`baseline_scores`).
 - `statistics`: burned-in lettering is made of bright, thin, high-contrast strokes in many orientations, grouped
-  into words, which breast tissue, film edges and scattered dust are not. `text_evidence` ranks tiles by four
+  into words, which breast tissue, film edges and scattered dust are not. `text_evidence` ranks tiles by five
   such statistics (averaged percentile ranks, so no unit or scale needs tuning). With query tiles, a logistic
   regression on all image statistics learns what the known annotation tiles share, against the half of the
   tiles with the least evidence as negatives; its rank makes up a third of the score. Flag: score >=
@@ -41,10 +41,10 @@ from tilescan.review import apply_verdicts, learned_positives, queue_centre
 
 METHODS = ("baseline", "statistics", "detector", "combined")
 ALIASES = {"tilescan": "statistics"}  # the statistics method's former name
-EVIDENCE = ("stroke_fraction_high", "stroke_components", "orientation_entropy", "stroke_concentration")
+EVIDENCE = ("stroke_fraction_high", "stroke_components", "orientation_entropy", "stroke_concentration", "line_glyphs")
 QUERY_WEIGHT = 1 / 3  # share of the score that comes from similarity to the query tiles
-# the detector's weight in the combined score: the statistics were tuned on the default synthetic set and rank
-# other sets worse (unsupervised AP 0.50 on the holdout cross-check), the detector holds up (README, Results)
+# the detector's weight in the combined score: the statistics' fixed thresholds were tuned on the default synthetic
+# set and film scans, the detector holds up on data nobody tuned it to (README, Results; docs/experiments.md)
 DETECTOR_WEIGHT = 2 / 3
 # with known lettering, the share of the combined score's tail that is the smallest tail of the detector, the
 # statistics and the similarity to the known lettering: the very top of any of them is then trusted
