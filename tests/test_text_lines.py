@@ -10,8 +10,9 @@ SIDE = 200
 
 def lines_of(image: np.ndarray) -> tuple[int, int]:
     """text_lines of an image whose bright pixels (> 128) are the strokes."""
-    labels, n = ndimage.label(image > 128)
-    return text_lines(*glyph_candidates(labels, n, min(image.shape)))
+    labels, _ = ndimage.label(image > 128)
+    areas = np.bincount(labels.ravel())[1:]
+    return text_lines(*glyph_candidates(ndimage.find_objects(labels), areas, min(image.shape)))
 
 
 def lettering(text: str, angle: float = 0.0, mirror: bool = False) -> np.ndarray:

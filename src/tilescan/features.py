@@ -88,17 +88,18 @@ def _strokes(tile: np.ndarray) -> tuple[list[float], list[float]]:
     tophat = ndimage.white_tophat(tile, size=2 * stroke_radius + 1)  # uint8, exact; square: separable, fast
     strokes = tophat >= STROKE_CONTRAST
     labels, n_components = ndimage.label(strokes)
-    sizes = np.bincount(labels.ravel())[1:] if n_components else np.zeros(0)
-    stroke_like = int(np.sum((sizes >= stroke_radius ** 2) & (sizes <= 200 * stroke_radius ** 2)))
+    areas = np.bincount(labels.ravel())[1:] if n_components else np.zeros(0)
+    stroke_like = int(np.sum((areas >= stroke_radius ** 2) & (areas <= 200 * stroke_radius ** 2)))
     # lettering: tall glyphs grouped into words; dust: small specks scattered over the tile
-    extents = [max(sl[0].stop - sl[0].start, sl[1].stop - sl[1].start) for sl in ndimage.find_objects(labels)]
+    boxes = ndimage.find_objects(labels)
+    extents = [max(rows.stop - rows.start, cols.stop - cols.start) for rows, cols in boxes]
     window = max(3, side // 3)
     concentration = (ndimage.uniform_filter(strokes.astype(np.float32), window).max() * window ** 2
                      / strokes.sum()) if n_components else 0.0
-    centres, sizes = glyph_candidates(labels, n_components, side)
+    centres, glyph_sizes = glyph_candidates(boxes, areas, side)
     return ([strokes.mean(), np.mean(tophat >= FAINT_STROKE_CONTRAST), tophat.mean() / 255,
              stroke_like / (side / 100) ** 2, max(extents, default=0) / side, min(concentration, 1.0)],
-            [*text_lines(centres, sizes), len(sizes)])
+            [*text_lines(centres, glyph_sizes), len(glyph_sizes)])
 
 
 def _gradients(image: np.ndarray) -> list[float]:

@@ -11,7 +11,6 @@ a line. Whatever the angle, so rotated and mirrored text counts too. Measured on
 from __future__ import annotations
 
 import numpy as np
-from scipy import ndimage
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
@@ -22,16 +21,13 @@ GLYPH_GAP = 1.6           # centre distance at most this many times the larger g
 LINE_STRAIGHTNESS = 0.35  # a group of 3+ lies along a line: spread across it <= this share of a glyph's size
 
 
-def glyph_candidates(labels: np.ndarray, n_components: int, side: int) -> tuple[np.ndarray, np.ndarray]:
-    """(centres, sizes) of the labelled components shaped like glyphs: largest extent between
-    max(GLYPH_MIN_PX, side / 40) and side / 3, at least 2 px across, filling 8-85% of their bounding box (a
-    letter is neither a filled blob nor a sparse scatter)."""
-    if n_components == 0:
-        return np.zeros((0, 2)), np.zeros(0)
-    areas = np.bincount(labels.ravel(), minlength=n_components + 1)[1:]
+def glyph_candidates(boxes: list[tuple[slice, slice]], areas: np.ndarray, side: int) -> tuple[np.ndarray, np.ndarray]:
+    """(centres, sizes) of the components shaped like glyphs, from their bounding boxes (ndimage.find_objects of
+    the labelled strokes) and pixel counts: largest extent between max(GLYPH_MIN_PX, side / 40) and side / 3, at
+    least 2 px across, filling 8-85% of the box (a letter is neither a filled blob nor a sparse scatter)."""
     smallest, largest = max(GLYPH_MIN_PX, side / 40), side / 3
     centres, sizes = [], []
-    for area, (rows, cols) in zip(areas, ndimage.find_objects(labels)):
+    for area, (rows, cols) in zip(areas, boxes):
         height, width = rows.stop - rows.start, cols.stop - cols.start
         size = max(height, width)
         if not smallest <= size <= largest or min(height, width) < 2 or not 0.08 <= area / (height * width) <= 0.85:
