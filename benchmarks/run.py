@@ -264,7 +264,7 @@ def bench_cluster(params: dict, sizes: dict, work: Path) -> dict:
     distances, neighbours = timed("nearest_neighbours", nearest_neighbours, points, query_rows, k)
     timed("baseline_scores", baseline_scores, points, labels, query_rows, neighbours, min_samples)
     statistics, _, parts = timed("statistics_scores", statistics_scores, features, FEATURE_NAMES, query_rows,
-                                 float(report["flag_threshold"]), int(params["common"]["seed"]))
+                                 int(report["min_line_glyphs"]), int(params["common"]["seed"]))
     probability = np.random.default_rng(7).uniform(size=n)
     timed("combined_scores", combined_scores, probability, statistics, statistics, query_rows,
           float(report["combined_threshold"]), parts.get("query_similarity"))

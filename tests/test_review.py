@@ -96,15 +96,16 @@ def _features(n=80, seed=0):
     features = rng.normal(size=(n, len(NAMES))).astype(np.float32)
     features[:, NAMES.index("stroke_components")] = np.abs(features[:, NAMES.index("stroke_components")]) + 0.1
     features[60:, NAMES.index("lbp_3")] += 8.0  # twenty tiles share an unusual statistic
+    features[:, NAMES.index("line_glyphs")] = rng.integers(0, 4, n)  # glyphs in the longest row
     return features
 
 
 def test_reviewed_positives_teach_the_query_part_from_five_on_without_queries():
     features, none = _features(), np.zeros(0, np.int64)
-    plain, _, plain_parts = statistics_scores(features, NAMES, none, 0.9, 0)
-    four, _, four_parts = statistics_scores(features, NAMES, none, 0.9, 0, positives=np.arange(60, 64))
+    plain, _, plain_parts = statistics_scores(features, NAMES, none, 2, 0)
+    four, _, four_parts = statistics_scores(features, NAMES, none, 2, 0, positives=np.arange(60, 64))
     assert np.array_equal(four, plain) and set(four_parts) == {"evidence"}  # too few to learn from: evidence alone
-    taught, _, parts = statistics_scores(features, NAMES, none, 0.9, 0, positives=np.arange(60, 65))
+    taught, _, parts = statistics_scores(features, NAMES, none, 2, 0, positives=np.arange(60, 65))
     assert "query_similarity" not in plain_parts and set(parts) == {"evidence", "query_similarity"}
     assert np.array_equal(parts["evidence"], plain_parts["evidence"])  # verdicts touch only the learned part
     assert taught[65:].mean() > plain[65:].mean()
@@ -112,8 +113,8 @@ def test_reviewed_positives_teach_the_query_part_from_five_on_without_queries():
 
 def test_with_a_query_one_reviewed_positive_is_learned_from():
     features, query = _features(), np.array([60])
-    alone, _, _ = statistics_scores(features, NAMES, query, 0.9, 0)
-    taught, _, _ = statistics_scores(features, NAMES, query, 0.9, 0, positives=np.array([61]))
+    alone, _, _ = statistics_scores(features, NAMES, query, 2, 0)
+    taught, _, _ = statistics_scores(features, NAMES, query, 2, 0, positives=np.array([61]))
     assert not np.array_equal(alone, taught)
 
 
@@ -124,17 +125,17 @@ def test_negatives_push_back_on_the_tiles_like_them():
     for name in EVIDENCE:  # ... and all twenty look like lettering, so none is an automatic negative
         features[60:, NAMES.index(name)] += 3.0
     positives, none = np.arange(60, 65), np.zeros(0, np.int64)
-    _, _, taught = statistics_scores(features, NAMES, none, 0.9, 0, positives=positives)
-    _, _, mixed = statistics_scores(features, NAMES, none, 0.9, 0, positives=positives, negatives=np.arange(70, 75))
+    _, _, taught = statistics_scores(features, NAMES, none, 2, 0, positives=positives)
+    _, _, mixed = statistics_scores(features, NAMES, none, 2, 0, positives=positives, negatives=np.arange(70, 75))
     like_negatives, like_positives = slice(75, 80), slice(65, 70)
     assert mixed["query_similarity"][like_negatives].mean() < taught["query_similarity"][like_negatives].mean()
     assert mixed["query_similarity"][like_negatives].mean() < mixed["query_similarity"][like_positives].mean()
 
 
-def _knn_report(features, positives=(), negatives=(), queries=(), threshold=0.5):
+def _knn_report(features, positives=(), negatives=(), queries=(), min_line_glyphs=2):
     n = len(features)
     points = np.random.default_rng(1).normal(size=(n, 3))
-    thresholds = {"statistics": threshold, "detector": 0.5, "combined": 0.75}
+    thresholds = {"statistics": min_line_glyphs, "detector": 0.5, "combined": 0.75, "review": 0.94}
     return knn_report([f"t{i}" for i in range(n)], np.zeros(n, int), points, np.zeros(n, int), features, NAMES,
                       np.full(n, 0.1), np.array(queries, np.int64), "tilescan", 2, thresholds, 2, 0,
                       positives=np.array(positives, np.int64), negatives=np.array(negatives, np.int64))
@@ -175,9 +176,9 @@ def test_queue_without_components_is_nearest_the_threshold_first():
 
 def test_queue_centre_is_a_score_level_of_the_method_and_knn_report_records_it():
     """The combined flag is a threshold on (p + evidence) / 2, not on the score: the queue centres on
-    knn_report.flag_threshold there (as make review-curve simulates), on the probability's threshold for the
+    knn_report.review_centre there (as make review-curve simulates), on the probability's threshold for the
     detector, and the stage writes the centre for the report."""
-    thresholds = {"statistics": 0.94, "detector": 0.5, "combined": 0.75}
+    thresholds = {"statistics": 2, "detector": 0.5, "combined": 0.75, "review": 0.94}
     assert [queue_centre(m, thresholds) for m in ("combined", "statistics", "baseline", "detector")] == [
         0.94, 0.94, 0.94, 0.5]
     n = 12
@@ -234,7 +235,7 @@ def test_knn_report_writes_components_and_obeys_verdicts(scored_work):
     # five tiles marked lettering: without queries, the regression learns from five on (review.MIN_REVIEWED_POSITIVES)
     marked = "".join(f"{tile},1,\n" for tile in ids[3:7])
     write(work / "verdicts/verdicts.csv", f'id,annotation,reviewed_at\n"{ids[1]}",1,""\n{ids[2]},0,\n{marked}')
-    set_params(work, {"review.verdicts": "verdicts/verdicts.csv", "knn_report.flag_threshold": 0.0})
+    set_params(work, {"review.verdicts": "verdicts/verdicts.csv", "knn_report.combined_threshold": 0.0})
     succeeded(work, "knn_report")
     flagged = pd.read_csv(work / "reports/flagged.csv", dtype={"id": str}).set_index("id")
     assert flagged.columns.tolist()[:3] == ["score", "flagged", "cluster"]

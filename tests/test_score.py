@@ -57,12 +57,16 @@ def test_text_evidence_orders_by_stroke_statistics():
     assert np.argsort(evidence).tolist() == [0, 2, 1, 3]
 
 
-def test_tilescan_flags_only_tiles_with_strokes():
-    features = _features([0.0] * 18 + [0.5, 0.9])
-    score, flagged, _ = statistics_scores(features, NAMES, np.array([], dtype=int), threshold=0.5, seed=0)
-    assert flagged.tolist() == [False] * 18 + [True, True]
-    # a tile without strokes is never flagged, however low the threshold
-    assert not statistics_scores(features, NAMES, np.array([], dtype=int), 0.0, 0)[1][:18].any()
+def test_statistics_flag_counts_glyphs_in_a_row_not_a_share_of_the_dataset():
+    features = _features(np.linspace(0, 1, 20))
+    lines = NAMES.index("line_glyphs")
+    features[:, lines] = 0
+    score, flagged, _ = statistics_scores(features, NAMES, np.array([], dtype=int), min_line_glyphs=2, seed=0)
+    # no tile holds a row of glyphs: nothing is flagged, though the top tiles rank near 1
+    assert score[-1] == score.max() >= 0.8 and not flagged.any()
+    features[[3, 10, 19], lines] = [2, 4, 3]
+    assert np.flatnonzero(statistics_scores(features, NAMES, np.array([], dtype=int), 2, 0)[1]).tolist() == [3, 10, 19]
+    assert np.flatnonzero(statistics_scores(features, NAMES, np.array([], dtype=int), 3, 0)[1]).tolist() == [10, 19]
 
 
 def test_tilescan_queries_pull_similar_tiles_up():
@@ -71,10 +75,10 @@ def test_tilescan_queries_pull_similar_tiles_up():
     features[:, NAMES.index("stroke_components")] = np.abs(features[:, NAMES.index("stroke_components")])
     odd = NAMES.index("lbp_3")
     features[50:, odd] += 8.0  # ten tiles share an unusual statistic; two of them are queries
-    plain, _, _ = statistics_scores(features, NAMES, np.array([], dtype=int), 0.9, 0)
-    guided, _, _ = statistics_scores(features, NAMES, np.array([50, 51]), 0.9, 0)
+    plain, _, _ = statistics_scores(features, NAMES, np.array([], dtype=int), 2, 0)
+    guided, _, _ = statistics_scores(features, NAMES, np.array([50, 51]), 2, 0)
     assert guided[52:].mean() > plain[52:].mean()
-    assert statistics_scores(features, NAMES, np.array([50, 51]), 1.0, 0)[1][[50, 51]].all()  # queries always flagged
+    assert statistics_scores(features, NAMES, np.array([50, 51]), 99, 0)[1][[50, 51]].all()  # queries always flagged
     assert np.all((guided >= 0) & (guided <= 1))
 
 
@@ -138,7 +142,7 @@ def test_a_mostly_black_query_is_scored_and_flagged():
     features = _features(list(rng.uniform(0, 1, n)))
     black = np.zeros(n, int)
     black[[3, 7]] = 1
-    thresholds = {"statistics": 0.99, "detector": 0.99, "combined": 0.99}
+    thresholds = {"statistics": 99, "detector": 0.99, "combined": 0.99, "review": 0.94}
     for method in ("baseline", "statistics", "detector", "combined", "tilescan"):
         flagged, _, summary = knn_report(
             [f"t{i}" for i in range(n)], black, rng.normal(size=(n, 3)), np.zeros(n, np.int32), features, NAMES,
@@ -161,7 +165,7 @@ def test_knn_report_combines_with_the_top_share_from_queries_or_the_detectors_st
     features[:, NAMES.index("stroke_components")] = rng.integers(0, 9, n)
     probability = rng.uniform(0, 1, n)
     ids = [f"t{i}" for i in range(n)]
-    thresholds = {"statistics": 0.9, "detector": 0.5, "combined": 0.75}
+    thresholds = {"statistics": 2, "detector": 0.5, "combined": 0.75, "review": 0.94}
     surest = np.argsort(-probability)[:STAND_INS]
     assert stand_in_rows(probability).tolist() == surest.tolist()
     assert stand_in_rows(probability, negatives=surest[:2]).tolist() == np.argsort(-probability)[2:7].tolist()
@@ -174,7 +178,7 @@ def test_knn_report_combines_with_the_top_share_from_queries_or_the_detectors_st
         flagged, _, summary = report(queries, "combined")
         assert summary["stand_in_tiles"] == [ids[row] for row in learned_from]
         score = flagged.set_index("id").loc[ids, "score"].to_numpy()
-        parts, _ = score_components(features, NAMES, probability, queries, 0.9, seed=0, stand_ins=learned_from)
+        parts, _ = score_components(features, NAMES, probability, queries, 2, seed=0, stand_ins=learned_from)
         expected, plain = (combined_scores(parts["detector"], parts["statistics"], parts["evidence"], queries, 0.75,
                                            similarity)[0] for similarity in (parts["query_similarity"], None))
         assert np.allclose(score, expected, atol=1e-6) and not np.allclose(score, plain, atol=1e-6)
@@ -186,8 +190,8 @@ def test_knn_report_combines_with_the_top_share_from_queries_or_the_detectors_st
                                      NAMES, probability, NO_ROWS, "combined", 2, thresholds, min_samples=2, seed=0,
                                      positives=reviewed)
     assert summary["stand_in_tiles"] == [ids[row] for row in surest]
-    both = statistics_scores(features, NAMES, np.concatenate([surest, reviewed]), 0.9, seed=0)[0]
-    alone = statistics_scores(features, NAMES, reviewed, 0.9, seed=0)[0]
+    both = statistics_scores(features, NAMES, np.concatenate([surest, reviewed]), 2, seed=0)[0]
+    alone = statistics_scores(features, NAMES, reviewed, 2, seed=0)[0]
     statistics = flagged.set_index("id").loc[ids, "statistics"].to_numpy()
     assert np.allclose(statistics, both, atol=1e-6) and not np.allclose(statistics, alone, atol=1e-6)
     # a query a reviewer marked 0 is no lettering to learn from: the stand-ins take its place
@@ -196,7 +200,7 @@ def test_knn_report_combines_with_the_top_share_from_queries_or_the_detectors_st
                                      NAMES, probability, query, "combined", 2, thresholds, min_samples=2, seed=0,
                                      negatives=query)
     assert summary["stand_in_tiles"] == [ids[row] for row in surest]
-    expected = statistics_scores(features, NAMES, query, 0.9, seed=0, negatives=query, stand_ins=surest)[0]
+    expected = statistics_scores(features, NAMES, query, 2, seed=0, negatives=query, stand_ins=surest)[0]
     statistics = flagged.set_index("id").loc[ids, "statistics"].to_numpy()
     assert np.allclose(statistics, expected, atol=1e-6) and flagged.set_index("id").loc[ids[query[0]], "flagged"] == 0
 

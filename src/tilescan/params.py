@@ -295,9 +295,10 @@ class KnnReport:
     queries: tuple[str, ...] = spec(IdList())
     k: int = spec(Interval(int, 1))
     method: str = spec(Options(("baseline", "statistics", "detector", "combined", "tilescan")))
-    flag_threshold: float = spec(Interval(float, 0, 1))
+    min_line_glyphs: int = spec(Interval(int, 2))
     detector_threshold: float = spec(Interval(float, 0, 1))
     combined_threshold: float = spec(Interval(float, 0, 1))
+    review_centre: float = spec(Interval(float, 0, 1))
 
 
 @dataclass(frozen=True)

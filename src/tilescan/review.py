@@ -141,10 +141,11 @@ def disagreement(flagged_frame: pd.DataFrame) -> np.ndarray:
 
 def queue_centre(method: str, thresholds: dict[str, float]) -> float:
     """The score the review queue centres on: for `detector` its flag threshold (its score is the probability);
-    for the other methods knn_report.flag_threshold (`thresholds["statistics"]`, 0.94), a score near the top where
-    lettering and look-alikes mix. The combined flag is a threshold on (p + evidence) / 2, not on the score, so
-    it cannot be the centre; make review-curve measured 0.94 there (README, "Does reviewing pay?")."""
-    return thresholds["detector"] if method == "detector" else thresholds["statistics"]
+    for the other methods knn_report.review_centre (`thresholds["review"]`, 0.94), a score near the top where
+    lettering and look-alikes mix. Their flags are no threshold on the score (combined: on (p + evidence) / 2;
+    statistics: glyphs in a row), so they cannot be the centre; make review-curve measured 0.94 there (README,
+    "Does reviewing pay?")."""
+    return thresholds["detector"] if method == "detector" else thresholds["review"]
 
 
 def review_queue(flagged_frame: pd.DataFrame, threshold: float, n: int, reviewed=()) -> pd.DataFrame:

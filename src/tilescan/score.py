@@ -6,8 +6,9 @@ into a per-tile annotation score and a flag. One function per method (`knn_repor
   into words, which breast tissue, film edges and scattered dust are not. `text_evidence` ranks tiles by five
   such statistics (averaged percentile ranks, so no unit or scale needs tuning). With query tiles, a logistic
   regression on all image statistics learns what the known annotation tiles share, against the half of the
-  tiles with the least evidence as negatives; its rank makes up a third of the score. Flag: score >=
-  `flag_threshold` and at least one stroke-like component (`statistics_scores`).
+  tiles with the least evidence as negatives; its rank makes up a third of the score. Flag: at least
+  `min_line_glyphs` letter-sized strokes in one row (`line_glyphs`, tilescan.text_lines): a count, not a rank of
+  the dataset, so it assumes nothing about how many lettering tiles there are (`statistics_scores`).
 - `detector`: the learned detector's probability (train_detector); flag: probability >= `detector_threshold`.
 - `combined`: one minus the weighted geometric mean of two tail fractions, each the share of tiles that its
   method (detector probability, weight DETECTOR_WEIGHT; statistics score) ranks at least as high: a tile at the
@@ -57,9 +58,10 @@ NO_ROWS = np.zeros(0, dtype=np.int64)
 
 
 def flag_thresholds(settings) -> dict[str, float]:
-    """The flag threshold of each method that has one, from params.yaml's knn_report section."""
-    return {"statistics": settings.flag_threshold, "detector": settings.detector_threshold,
-            "combined": settings.combined_threshold}
+    """The flag threshold of each method that has one (for statistics, the fewest glyphs in a row), and the
+    review queue's centre ("review"), from params.yaml's knn_report section."""
+    return {"statistics": settings.min_line_glyphs, "detector": settings.detector_threshold,
+            "combined": settings.combined_threshold, "review": settings.review_centre}
 
 
 def check_method(method: str) -> str:
@@ -126,7 +128,7 @@ def stand_in_rows(probability: np.ndarray, negatives: np.ndarray = NO_ROWS, n: i
     return order[~np.isin(order, negatives)][:n].astype(np.int64)
 
 
-def statistics_scores(features: np.ndarray, names: list[str], query_rows: np.ndarray, threshold: float,
+def statistics_scores(features: np.ndarray, names: list[str], query_rows: np.ndarray, min_line_glyphs: int,
                       seed: int, positives: np.ndarray = NO_ROWS, negatives: np.ndarray = NO_ROWS,
                       stand_ins: np.ndarray = NO_ROWS) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
     """(score in [0, 1], flagged, components) for every tile; see the module docstring. Reviewed tiles
@@ -145,7 +147,7 @@ def statistics_scores(features: np.ndarray, names: list[str], query_rows: np.nda
         similarity = percentile_rank(query_similarity(features, evidence, learned_from, seed, negatives))
         score = (1 - QUERY_WEIGHT) * evidence + QUERY_WEIGHT * similarity
         components["query_similarity"] = similarity
-    flagged = (score >= threshold) & (features[:, names.index("stroke_components")] > 0)
+    flagged = features[:, names.index("line_glyphs")] >= min_line_glyphs
     return score, with_queries(flagged, query_rows), components
 
 
@@ -185,13 +187,13 @@ def combined_scores(probability: np.ndarray, statistics: np.ndarray, evidence: n
 # --- the knn_report stage's tables -------------------------------------------------------------------
 
 def score_components(features: np.ndarray, names: list[str], probability: np.ndarray, query_rows: np.ndarray,
-                     statistics_threshold: float, seed: int, positives: np.ndarray = NO_ROWS,
+                     min_line_glyphs: int, seed: int, positives: np.ndarray = NO_ROWS,
                      negatives: np.ndarray = NO_ROWS, stand_ins: np.ndarray = NO_ROWS
                      ) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """(components, the statistics' own flag): what the methods are made of, per tile, in flagged.csv's
     column order: statistics (score), evidence, query_similarity (with queries, reviewed lettering or
     stand-ins), detector (probability)."""
-    statistics, statistics_flagged, parts = statistics_scores(features, names, query_rows, statistics_threshold,
+    statistics, statistics_flagged, parts = statistics_scores(features, names, query_rows, min_line_glyphs,
                                                               seed, positives, negatives, stand_ins)
     return {"statistics": statistics, **parts, "detector": np.asarray(probability, np.float64)}, statistics_flagged
 
@@ -217,7 +219,8 @@ def knn_report(ids: list[str], black: np.ndarray, points: np.ndarray, labels: np
     """(flagged, knn, summary): every tile's score and flag by `method` (id, score, flagged, cluster,
     dropped_black, then the score components; highest score first), each query's k nearest tiles in latent
     space (query, rank, neighbour, distance; the query itself first) and the stage's metrics. `thresholds`
-    holds the flag threshold of "statistics", "detector" and "combined". positives / negatives: rows a reviewer
+    holds the flag threshold of "statistics" (glyphs in a row), "detector" and "combined", and the review queue's
+    centre ("review"). positives / negatives: rows a reviewer
     marked 1 / 0 (tilescan.review): always / never flagged, and learned from by the statistics. For `combined`
     without query tiles (or with every one marked 0), the detector's surest tiles stand in for them
     (stand_in_rows; the statistics method stays the detector-free rule)."""

@@ -267,7 +267,7 @@ def _review_section(inputs: ReportInputs) -> str:
     reviewed = (f" The {given} tiles of review.verdicts are left out; their verdicts are preset below."
                 if given else "")
     text = ("The tiles whose verdict would change the ranking most: by turns the tile whose score lies nearest "
-            f"{format_value(centre)} (where lettering and look-alikes mix: knn_report.flag_threshold, or the "
+            f"{format_value(centre)} (where lettering and look-alikes mix: knn_report.review_centre, or the "
             "detector's threshold for method detector) and the tile on which the score's components "
             "(columns after cluster in reports/flagged.csv) disagree most." + reviewed + " Mark tiles with the "
             "buttons, or focus one (click it, Tab, arrow keys) and press y (lettering) / n (not lettering); u "
