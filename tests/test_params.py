@@ -110,6 +110,16 @@ def test_unknown_and_missing_parameters_are_named(tmp_path):
         P.load_params(path)
 
 
+def test_a_renamed_parameter_says_what_replaced_it(tmp_path):
+    values = yaml.safe_load(yaml.safe_dump(BASE))
+    values["knn_report"]["flag_threshold"] = 0.94
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(values))
+    with pytest.raises(TilescanError, match=r"knn_report\.flag_threshold; it is now knn_report\.review_centre .* "
+                                            r"and knn_report\.min_line_glyphs"):
+        P.load_params(path)
+
+
 @pytest.mark.parametrize("section, name, value, wanted", [
     ("train_autoencoder", "filters", [8, 4], "three conv widths"),
     ("common", "img_size", 60, "a multiple of 8"),

@@ -55,7 +55,8 @@ def test_every_tile_is_scored(tiles):
 
 def test_real_lettering_stands_in_rows_and_the_rest_does_not():
     """Session 19's measurement, kept: on realdev's train tiles (through the features stage's tone curve) a line
-    of two or more glyphs marks about half of the lettering tiles (31 of 61) and 1 of the 451 others."""
+    of two or more glyphs marks about half of the lettering tiles (31 of 61) and 1 of the 451 others. Since
+    session 20 this is the statistics method's flag (knn_report.min_line_glyphs: 2), queries aside."""
     truth = pd.read_csv(REALDEV / "annotations.csv", dtype={"id": str}).set_index("id")["annotation"]
     train = pd.read_csv(REALDEV / "training_data.csv", index_col=0, dtype={"id": str})
     train = train[train["class"] == 0]["id"]

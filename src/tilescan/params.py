@@ -361,6 +361,11 @@ def _raw_scalars(text: str) -> dict[tuple[str, str], list[str]]:
     return raw
 
 
+# parameters that were split or renamed: what a params.yaml that still names them should use instead
+RENAMED = {"knn_report.flag_threshold": "knn_report.review_centre (the review queue's centre) and "
+                                       "knn_report.min_line_glyphs (the statistics method's flag)"}
+
+
 def _build_section(cls: type, name: str, values: Any, raw: dict) -> Any:
     if values is None and not dataclasses.fields(cls):
         values = {}
@@ -369,7 +374,9 @@ def _build_section(cls: type, name: str, values: Any, raw: dict) -> Any:
     known = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(values) - known)
     if unknown:
-        raise TilescanError(f"params.yaml: unknown parameter {name}.{unknown[0]} (known: {', '.join(sorted(known))})")
+        former = RENAMED.get(f"{name}.{unknown[0]}")
+        hint = f"; it is now {former}" if former else f" (known: {', '.join(sorted(known))})"
+        raise TilescanError(f"params.yaml: unknown parameter {name}.{unknown[0]}{hint}")
     kwargs = {}
     for spec_field in dataclasses.fields(cls):
         dotted = f"{name}.{spec_field.name}"
