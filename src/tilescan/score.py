@@ -219,9 +219,9 @@ def knn_report(ids: list[str], black: np.ndarray, points: np.ndarray, labels: np
     """(flagged, knn, summary): every tile's score and flag by `method` (id, score, flagged, cluster,
     dropped_black, then the score components; highest score first), each query's k nearest tiles in latent
     space (query, rank, neighbour, distance; the query itself first) and the stage's metrics. `thresholds`
-    holds the flag threshold of "statistics" (glyphs in a row), "detector" and "combined", and the review queue's
-    centre ("review"). positives / negatives: rows a reviewer
-    marked 1 / 0 (tilescan.review): always / never flagged, and learned from by the statistics. For `combined`
+    (flag_thresholds) holds the flag threshold of "statistics" (glyphs in a row), "detector" and "combined", and
+    the review queue's centre ("review"). positives / negatives: rows a reviewer marked 1 / 0
+    (tilescan.review): always / never flagged, and learned from by the statistics. For `combined`
     without query tiles (or with every one marked 0), the detector's surest tiles stand in for them
     (stand_in_rows; the statistics method stays the detector-free rule)."""
     method = check_method(method)
