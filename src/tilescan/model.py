@@ -4,6 +4,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
+from tilescan.exact_keras import BatchNormalization
 from tilescan.runtime import configure_tensorflow
 
 # Every stage that runs TensorFlow (train_autoencoder, encode, report) reaches it through this module: pin
@@ -14,7 +15,7 @@ configure_tensorflow()
 def _conv_bn_relu(x, width: int, transpose: bool = False):
     conv = layers.Conv2DTranspose if transpose else layers.Conv2D
     x = conv(width, 3, padding="same", use_bias=False)(x)
-    x = layers.BatchNormalization()(x)
+    x = BatchNormalization()(x)
     return layers.ReLU()(x)
 
 

@@ -13,6 +13,9 @@ was measured to change output bytes when left free (README, "Reproducibility"):
   (``TF_ENABLE_ONEDNN_OPTS=0``). Intra- and inter-op thread counts change the reduction order. Eigen slices
   its products by the CPU's cache sizes, which no variable sets: :func:`configure_tensorflow` pins them
   (tilescan.eigen_caches).
+* TensorFlow's Rsqrt and Reciprocal refine an estimate that the CPU itself makes (``vrsqrtps``, ``vrcpps``),
+  which Intel and AMD make differently; no variable switches that off, so the networks avoid both ops
+  (tilescan.exact_keras: batch normalisation and the loss).
 
 The variables act only when a library loads, so :func:`pin_math` must run before NumPy is imported:
 ``import tilescan.pinned`` is the first import of every stage script. This module imports none of them.

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from tilescan.errors import TilescanError
+from tilescan.exact_keras import BinaryCrossentropy
 from tilescan.model import build_autoencoder
 from tilescan.tiles import tile_dataset
 
@@ -88,7 +89,7 @@ def train_autoencoder(train_tiles: np.ndarray, val_tiles: np.ndarray, config: Tr
         finally:
             keras.config.set_dtype_policy(previous_policy)
         # under mixed_float16 compile wraps Adam in a LossScaleOptimizer
-        autoencoder.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss="binary_crossentropy")
+        autoencoder.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss=BinaryCrossentropy())
 
     def pairs(tiles, seed):
         return tile_dataset(tiles, config.batch_size, config.channels, shuffle_seed=seed).map(lambda x: (x, x))

@@ -21,6 +21,7 @@ from __future__ import annotations
 import keras
 from keras import layers, ops
 
+from tilescan.exact_keras import BatchNormalization
 from tilescan.params import DETECTOR_VIEWS
 from tilescan.runtime import configure_tensorflow
 
@@ -51,7 +52,7 @@ class ReflectBorder(layers.Layer):
 
 def _conv(x, filters: int, strides: int = 1):
     x = layers.Conv2D(filters, 3, strides=strides, padding="same", use_bias=False)(x)
-    x = layers.BatchNormalization(momentum=0.9)(x)
+    x = BatchNormalization(momentum=0.9)(x)
     return layers.ReLU()(x)
 
 

@@ -132,6 +132,7 @@ def train_detector(tiles: list[np.ndarray], query_tiles: list[np.ndarray], confi
     import tensorflow as tf
 
     from tilescan.detect.model import build_core, build_detector  # pins TensorFlow's threads before the first op
+    from tilescan.exact_keras import BinaryCrossentropy
 
     keras.utils.set_random_seed(config.seed)
     tf.config.experimental.enable_op_determinism()
@@ -160,7 +161,7 @@ def train_detector(tiles: list[np.ndarray], query_tiles: list[np.ndarray], confi
     steps = int(np.ceil(len(images) / config.batch_size)) * config.epochs
     schedule = keras.optimizers.schedules.CosineDecay(config.learning_rate, steps)
     core.compile(optimizer=keras.optimizers.Adam(schedule),
-                 loss=keras.losses.BinaryCrossentropy(label_smoothing=config.label_smoothing),
+                 loss=BinaryCrossentropy(label_smoothing=config.label_smoothing),
                  metrics=["accuracy"])
     with tqdm(total=steps, desc="fit detector", unit="batch", mininterval=2.0) as bar:
         progress = keras.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs=None: bar.update())

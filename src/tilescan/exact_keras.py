@@ -1,0 +1,76 @@
+"""Keras pieces whose float results do not depend on the CPU's maker (issue 15: the committed dvc.lock holds on
+any x86-64 machine with AVX2).
+
+TensorFlow computes two ops from approximations that the CPU itself supplies: Rsqrt is the CPU's `vrsqrtps`
+estimate refined by one Newton step, Reciprocal likewise from `vrcpps` (session 21: each equal to that formula
+on 10^6 inputs, and 24% and 32% of them are not the correctly rounded value; TensorFlow's rsqrt and inverse
+functors hold those instructions, its sigmoid, exp, log, log1p, tanh, sqrt and division functors do not).
+Intel and AMD build those estimates differently (the instruction set only bounds their error), so the
+autoencoder and the detector trained to other weights on an AMD EPYC than on the Intel Xeon that had committed
+dvc.lock, although every input matched. Keras reaches them in two places, both replaced here by operations that
+every x86 CPU rounds alike:
+
+- `BatchNormalization`: Keras multiplies by rsqrt(variance + epsilon); this layer divides by the square root.
+- `BinaryCrossentropy`: Keras takes the loss from the sigmoid's logits (`sigmoid_cross_entropy_with_logits`),
+  whose Log1p has a Reciprocal in its gradient; this loss takes the same logits through Softplus, whose
+  gradient is a Sigmoid (TensorFlow's is a ratio of polynomials, divided exactly).
+
+`tests/test_exact_keras.py` checks that the training and inference graphs of both networks hold neither op.
+"""
+from __future__ import annotations
+
+import keras
+from keras import layers, ops
+
+
+class BatchNormalization(layers.BatchNormalization):
+    """keras.layers.BatchNormalization (channels last, no renormalisation, no mask) with an exactly rounded
+    normalisation: (x - mean) / sqrt(variance + epsilon) * gamma + beta. Same weights and moving statistics, same
+    name, so its weight files are interchangeable with Keras's layer."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        if self.axis != -1 or self.renorm:
+            raise ValueError("tilescan's BatchNormalization supports axis=-1 without renorm only")
+
+    def call(self, inputs, training=None, mask=None):
+        if mask is not None:
+            raise ValueError("tilescan's BatchNormalization takes no mask")
+        # float16 / bfloat16 inputs are normalised in float32, as Keras does
+        inputs = ops.cast(inputs, keras.backend.result_type(inputs.dtype, "float32"))
+        moving_mean = ops.cast(self.moving_mean, inputs.dtype)
+        moving_variance = ops.cast(self.moving_variance, inputs.dtype)
+        if training and self.trainable:
+            mean, variance = self._moments(inputs, mask)
+            self.moving_mean.assign(moving_mean * self.momentum + mean * (1.0 - self.momentum))
+            self.moving_variance.assign(moving_variance * self.momentum + variance * (1.0 - self.momentum))
+        else:
+            mean, variance = moving_mean, moving_variance
+        outputs = (inputs - mean) / ops.sqrt(variance + self.epsilon)
+        if self.scale:
+            outputs = outputs * ops.cast(self.gamma, inputs.dtype)
+        if self.center:
+            outputs = outputs + ops.cast(self.beta, inputs.dtype)
+        return ops.cast(outputs, self.compute_dtype)
+
+
+class BinaryCrossentropy(keras.losses.Loss):
+    """keras.losses.BinaryCrossentropy of a sigmoid output, with label smoothing, computed as Keras computes it on
+    TensorFlow (from the sigmoid's logits x, which that backend keeps on its output as `_keras_logits`, so a
+    saturated sigmoid still learns): the mean over the last axis of softplus(x) - z x, z = y (1 - s) + s / 2.
+    Keras writes it as relu(x) - z x + log1p(exp(-|x|)), whose Log1p puts a Reciprocal into the gradient;
+    Softplus's gradient is a Sigmoid, which TensorFlow computes without the CPU's estimates."""
+
+    def __init__(self, label_smoothing: float = 0.0, name: str = "binary_crossentropy", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.label_smoothing = label_smoothing
+
+    def call(self, y_true, y_pred):
+        logits = getattr(y_pred, "_keras_logits", None)
+        if logits is None:
+            raise ValueError("tilescan's BinaryCrossentropy needs the output of a sigmoid activation on TensorFlow")
+        z = ops.cast(y_true, logits.dtype) * (1.0 - self.label_smoothing) + 0.5 * self.label_smoothing
+        return ops.mean(ops.softplus(logits) - z * logits, axis=-1)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "label_smoothing": self.label_smoothing}
