@@ -52,9 +52,35 @@ def test_binary_crossentropy_matches_keras(smoothing):
         assert np.abs(gradients[0]).min() > 0
 
 
-def test_binary_crossentropy_needs_a_sigmoid_output():
-    with pytest.raises(ValueError, match="sigmoid"):
-        BinaryCrossentropy()(np.ones((2, 1), np.float32), tf.constant([[0.5], [0.5]]))
+@pytest.mark.parametrize("smoothing", [0.0, 0.1])
+def test_binary_crossentropy_on_probabilities_matches_keras(smoothing):
+    """Without a sigmoid's logits (a distribution strategy's replicas) both fall back to clipped probabilities."""
+    rng = np.random.default_rng(2)
+    y_true = (rng.random((16, 6, 1)) > 0.5).astype(np.float32)
+    probability = tf.Variable(rng.uniform(0.0, 1.0, (16, 6, 1)).astype(np.float32))
+    values, gradients = [], []
+    for loss in (BinaryCrossentropy(label_smoothing=smoothing),
+                 keras.losses.BinaryCrossentropy(label_smoothing=smoothing)):
+        with tf.GradientTape() as tape:
+            value = loss(y_true, probability * 1.0)
+        values.append(float(value))
+        gradients.append(tape.gradient(value, probability).numpy())
+    np.testing.assert_allclose(values[0], values[1], rtol=1e-5)
+    np.testing.assert_allclose(gradients[0], gradients[1], rtol=1e-4, atol=1e-8)
+
+
+def test_binary_crossentropy_on_probabilities_uses_no_cpu_estimated_ops():
+    probability = tf.Variable(np.full((4, 1), 0.3, np.float32))
+
+    @tf.function
+    def gradient(y):
+        with tf.GradientTape() as tape:
+            value = BinaryCrossentropy(label_smoothing=0.1)(y, probability * 1.0)
+        return tape.gradient(value, probability)
+
+    graph = gradient.get_concrete_function(tf.TensorSpec((4, 1), tf.float32)).graph
+    types = {op.type for op in graph.get_operations()}
+    assert "Xlogy" in types and not types & CPU_ESTIMATED
 
 
 def graph_op_types(model, shape, loss=None) -> set[str]:

@@ -12,8 +12,10 @@ every x86 CPU rounds alike:
 
 - `BatchNormalization`: Keras multiplies by rsqrt(variance + epsilon); this layer divides by the square root.
 - `BinaryCrossentropy`: Keras takes the loss from the sigmoid's logits (`sigmoid_cross_entropy_with_logits`),
-  whose Log1p has a Reciprocal in its gradient; this loss takes the same logits through Softplus, whose
-  gradient is a Sigmoid (TensorFlow's is a ratio of polynomials, divided exactly).
+  whose Log1p has a Reciprocal in its gradient, or, where it cannot find them (under a distribution strategy),
+  from log(p), whose gradient is a Reciprocal too; this loss takes the same logits through Softplus, whose
+  gradient is a Sigmoid (TensorFlow's is a ratio of polynomials, divided exactly), and the probabilities
+  through xlogy, whose gradient divides.
 
 `tests/test_exact_keras.py` checks that the training and inference graphs of both networks hold neither op.
 """
@@ -55,22 +57,41 @@ class BatchNormalization(layers.BatchNormalization):
 
 
 class BinaryCrossentropy(keras.losses.Loss):
-    """keras.losses.BinaryCrossentropy of a sigmoid output, with label smoothing, computed as Keras computes it on
-    TensorFlow (from the sigmoid's logits x, which that backend keeps on its output as `_keras_logits`, so a
-    saturated sigmoid still learns): the mean over the last axis of softplus(x) - z x, z = y (1 - s) + s / 2.
-    Keras writes it as relu(x) - z x + log1p(exp(-|x|)), whose Log1p puts a Reciprocal into the gradient;
-    Softplus's gradient is a Sigmoid, which TensorFlow computes without the CPU's estimates."""
+    """keras.losses.BinaryCrossentropy of a sigmoid output, with label smoothing (z = y (1 - s) + s / 2), computed
+    as Keras computes it on TensorFlow. From the sigmoid's logits x where they can be found (`sigmoid_logits`),
+    so that a saturated sigmoid still learns: the mean over the last axis of softplus(x) - z x. Keras writes it
+    as relu(x) - z x + log1p(exp(-|x|)), whose Log1p puts a Reciprocal into the gradient; Softplus's gradient
+    is a Sigmoid, which TensorFlow computes without the CPU's estimates. Otherwise (a distribution strategy
+    hands the loss its replicas' probabilities) from the probabilities p clipped to [epsilon, 1 - epsilon], as
+    Keras does there: -(z log p + (1 - z) log(1 - p)), with xlogy, whose gradient divides where Log's
+    multiplies by a Reciprocal."""
 
     def __init__(self, label_smoothing: float = 0.0, name: str = "binary_crossentropy", **kwargs):
         super().__init__(name=name, **kwargs)
         self.label_smoothing = label_smoothing
 
     def call(self, y_true, y_pred):
-        logits = getattr(y_pred, "_keras_logits", None)
-        if logits is None:
-            raise ValueError("tilescan's BinaryCrossentropy needs the output of a sigmoid activation on TensorFlow")
-        z = ops.cast(y_true, logits.dtype) * (1.0 - self.label_smoothing) + 0.5 * self.label_smoothing
-        return ops.mean(ops.softplus(logits) - z * logits, axis=-1)
+        import tensorflow as tf  # here: the layer above also serves Keras on JAX, where TensorFlow may be absent
+
+        z = ops.cast(y_true, "float32") * (1.0 - self.label_smoothing) + 0.5 * self.label_smoothing
+        logits = sigmoid_logits(y_pred)
+        if logits is not None:
+            return ops.mean(ops.softplus(logits) - z * logits, axis=-1)
+        epsilon = keras.backend.epsilon()
+        p = ops.clip(ops.cast(y_pred, "float32"), epsilon, 1.0 - epsilon)
+        return -ops.mean(tf.math.xlogy(z, p) + tf.math.xlogy(1.0 - z, 1.0 - p), axis=-1)
 
     def get_config(self) -> dict:
         return {**super().get_config(), "label_smoothing": self.label_smoothing}
+
+
+def sigmoid_logits(probability):
+    """The logits a sigmoid's output came from, found as Keras's TensorFlow backend finds them (the
+    `_keras_logits` it keeps on a sigmoid's output, or in a graph the Sigmoid op's input); None if neither."""
+    import tensorflow as tf
+
+    logits = getattr(probability, "_keras_logits", None)
+    op = None if tf.executing_eagerly() else getattr(probability, "op", None)
+    if logits is None and getattr(op, "type", "") == "Sigmoid":
+        logits = op.inputs[0]
+    return None if logits is None else ops.cast(logits, "float32")
