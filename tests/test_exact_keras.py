@@ -16,13 +16,16 @@ CPU_ESTIMATED = {"Rsqrt", "RsqrtGrad", "Reciprocal", "ReciprocalGrad", "Inv", "I
 
 
 @pytest.mark.parametrize("training", [True, False])
-def test_batch_normalization_matches_keras(training):
+@pytest.mark.parametrize("affine", [True, False])
+def test_batch_normalization_matches_keras(training, affine):
     x = np.random.default_rng(0).normal(3.0, 2.0, (8, 5, 5, 4)).astype(np.float32)
-    ours, theirs = BatchNormalization(momentum=0.9), keras.layers.BatchNormalization(momentum=0.9)
+    ours, theirs = (layer(momentum=0.9, center=affine, scale=affine)
+                    for layer in (BatchNormalization, keras.layers.BatchNormalization))
+    gamma_beta = [np.linspace(0.5, 2.0, 4, dtype=np.float32), np.linspace(-1.0, 1.0, 4, dtype=np.float32)]
     for layer in (ours, theirs):
         layer.build(x.shape)
-        layer.set_weights([np.full(4, 1.5, np.float32), np.full(4, -0.5, np.float32),
-                           np.full(4, 2.0, np.float32), np.full(4, 3.0, np.float32)])
+        layer.set_weights(gamma_beta * affine + [np.linspace(1.0, 4.0, 4, dtype=np.float32),
+                                                 np.linspace(0.5, 3.0, 4, dtype=np.float32)])
     np.testing.assert_allclose(ours(x, training=training), theirs(x, training=training), rtol=1e-5, atol=1e-5)
     for a, b in zip(ours.get_weights(), theirs.get_weights()):  # the moving statistics after the update
         np.testing.assert_allclose(a, b, rtol=1e-6)
