@@ -291,6 +291,7 @@ def bench_scoring(params: dict, sizes: dict, work: Path) -> dict:
     prepare.workers processes, as the stage runs them) and the detector's inference (train_detector's
     predict_stream; an untrained network costs the same). The second pass is timed (graph traced)."""
     from tilescan.detect import build_core, build_detector, predict_stream
+    from tilescan.detect.train import core_name
     from tilescan.features import features_of_item
     from tilescan.parallel import chunked_map
     from tilescan.readers import iter_tiles
@@ -305,8 +306,9 @@ def bench_scoring(params: dict, sizes: dict, work: Path) -> dict:
         pass
     features_rate = len(tiles) / (time.perf_counter() - start)
     settings = params["train_detector"]
-    core = build_core(edge_padding=int(settings["edge_padding"]))
-    detector = build_detector(core, int(settings["input_size"]), int(settings["views"]),
+    cores = [build_core(edge_padding=int(settings["edge_padding"]), name=core_name(member))
+             for member in range(int(settings.get("members", 1)))]  # members share the views: same cost
+    detector = build_detector(cores, int(settings["input_size"]), int(settings["views"]),
                               int(settings["tile_padding"]))
     rates = []
     for _ in range(2):

@@ -340,6 +340,43 @@ def test_detector_views_average_the_core_over_mirrored_and_turned_copies(tile_pa
         build_detector(core, input_size=64, views=3)
 
 
+def test_members_share_the_views_one_core_per_view():
+    """Two cores and two views: the first scores the tile, the second its mirror image; four views go round."""
+    first, second = build_core(), build_core(name="lettering_core_2")
+    tiles = np.random.default_rng(4).integers(0, 256, (3, 100, 100, 1)).astype(np.float32)
+    shrunk = np.asarray(build_detector(first, input_size=64).get_layer("reflect_tile")(
+        build_detector(first, input_size=64).get_layer("shrink")(tiles)))
+
+    def of(core, images):
+        return np.asarray(core(np.ascontiguousarray(images), training=False))
+
+    copies = [shrunk, shrunk[:, :, ::-1], shrunk.transpose(0, 2, 1, 3), shrunk[:, ::-1, ::-1]]
+    pair = np.asarray(build_detector([first, second], input_size=64, views=2)(tiles, training=False))
+    np.testing.assert_allclose(pair, (of(first, copies[0]) + of(second, copies[1])) / 2, atol=1e-6)
+    four = np.asarray(build_detector([first, second], input_size=64, views=4)(tiles, training=False))
+    expected = np.mean([of([first, second][k % 2], c) for k, c in enumerate(copies)], axis=0)
+    np.testing.assert_allclose(four, expected, atol=1e-6)
+    assert not np.allclose(pair, np.asarray(build_detector(first, input_size=64)(tiles, training=False)))
+    with pytest.raises(ValueError, match="2 cores for 1 views"):
+        build_detector([first, second], input_size=64, views=1)
+
+
+def test_members_are_fitted_to_the_same_examples_and_member_one_is_the_single_detector():
+    from tilescan.detect.train import train_detector
+
+    tiles = [_tile(level) for level in (40, 90, 140)]
+    config = DetectorConfig(seed=5, n_examples=8, crop_size=48, input_size=64, batch_size=4, workers=1)
+    single, single_summary, _, examples = train_detector(tiles, [], config)
+    pair, summary, _, pair_examples = train_detector(tiles, [], DetectorConfig(**{**config.__dict__, "members": 2}))
+    np.testing.assert_array_equal(examples[0], pair_examples[0])  # composited once, shared
+    weights = [pair.get_layer(name).get_weights() for name in ("lettering_core", "lettering_core_2")]
+    for got, want in zip(weights[0], single.get_layer("lettering_core").get_weights()):
+        np.testing.assert_array_equal(got, want)  # member 1 is seeded as the single detector
+    assert not all(np.array_equal(a, b) for a, b in zip(*weights))  # member 2 has its own seed
+    assert summary["members"] == 2 and len(summary["member_losses"]) == 2
+    assert summary["member_losses"][0] == single_summary["loss"]
+
+
 def test_detector_mirrors_the_shrunk_tile_past_its_border():
     core = build_core()
     tiles = np.random.default_rng(3).integers(0, 256, (2, 100, 100, 1)).astype(np.float32)

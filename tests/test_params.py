@@ -125,6 +125,7 @@ def test_a_renamed_parameter_says_what_replaced_it(tmp_path):
     ("common", "img_size", 60, "a multiple of 8"),
     ("train_detector", "edge_padding", 96, "< train_detector.crop_size (96)"),
     ("train_detector", "tile_padding", 160, "< train_detector.input_size (160)"),
+    ("train_detector", "members", 3, "<= train_detector.views (2)"),
 ])
 def test_cross_field_rules_use_the_same_wording(tmp_path, section, name, value, wanted):
     with pytest.raises(TilescanError, match=re.escape(f"{section}.{name} must be {wanted}")):

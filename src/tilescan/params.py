@@ -262,6 +262,7 @@ class TrainDetector:
     edge_padding: int = spec(Interval(int, 0), default=0)
     tile_padding: int = spec(Interval(int, 0), default=8)
     pseudo_positives: int = spec(Interval(int, 0), default=0)
+    members: int = spec(Interval(int, 1), default=1)
 
     def check(self) -> None:
         _require(self.crop_size <= self.input_size, "train_detector.crop_size", self.crop_size,
@@ -270,6 +271,8 @@ class TrainDetector:
                  f"< train_detector.crop_size ({self.crop_size}): the reflection needs that many pixels")
         _require(self.tile_padding < self.input_size, "train_detector.tile_padding", self.tile_padding,
                  f"< train_detector.input_size ({self.input_size}): the reflection needs that many pixels")
+        _require(self.members <= self.views, "train_detector.members", self.members,
+                 f"<= train_detector.views ({self.views}): each member scores its own view of a tile")
 
 
 @dataclass(frozen=True)

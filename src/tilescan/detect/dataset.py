@@ -24,7 +24,8 @@ def detector_config(params: Params) -> DetectorConfig:
                           edge_padding=settings.edge_padding, tile_padding=settings.tile_padding,
                           query_share=settings.query_share, batch_size=settings.batch_size,
                           learning_rate=settings.learning_rate, label_smoothing=settings.label_smoothing,
-                          distractor_rate=settings.distractor_rate, workers=settings.workers)
+                          distractor_rate=settings.distractor_rate, workers=settings.workers,
+                          members=settings.members)
 
 
 def tile_reader(params: Params, ids: list[str]) -> Callable[..., Iterator[tuple[int, np.ndarray]]]:
@@ -83,12 +84,13 @@ def train_and_score(params: Params, index, lettering_rows: np.ndarray, not_lette
 
 def surest_rows(detector, config: DetectorConfig, read: dict[int, np.ndarray], candidates: np.ndarray,
                 count: int) -> np.ndarray:
-    """The `count` candidate rows a first detector is surest show lettering (one view, highest probability
-    first, ties by row): the self-training's pseudo-positives."""
+    """The `count` candidate rows a first detector is surest show lettering (one view per member, highest
+    probability first, ties by row): the self-training's pseudo-positives."""
     from tilescan.detect.model import build_detector
+    from tilescan.detect.train import core_name
 
-    one_view = build_detector(detector.get_layer("lettering_core"), config.input_size, views=1,
-                              tile_padding=config.tile_padding)
+    cores = [detector.get_layer(core_name(member)) for member in range(config.members)]
+    one_view = build_detector(cores, config.input_size, views=config.members, tile_padding=config.tile_padding)
     probability = np.array([p for _, p in predict_stream(one_view, ((row, read[row]) for row in candidates),
                                                          total=len(candidates))], np.float64)
     return candidates[np.argsort(-probability, kind="stable")[:count]].astype(np.int64)

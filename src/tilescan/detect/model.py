@@ -12,11 +12,14 @@ draws an artificial edge round every crop, so the network learns to disregard a 
 - `edge_padding` (training and inference, off by default): the core itself mirrors every image, crops included,
   so the border is not special at all (real film gains more, the synthetic sets lose).
 - `views`: the detector averages the core's probability over that many mirrored / turned copies of the tile
-  (test-time augmentation: the views disagree most on the tiles the core is least sure of).
+  (test-time augmentation: the views disagree most on the tiles the core is least sure of). With several cores
+  (`train_detector.members`) the views are shared among them: a seed ensemble at one core's inference cost.
 
 Inputs are uint8-range grayscale, shape (batch, height, width, 1); the output is a probability.
 """
 from __future__ import annotations
+
+from typing import Sequence
 
 import keras
 from keras import layers, ops
@@ -57,7 +60,7 @@ def _conv(x, filters: int, strides: int = 1):
 
 
 def build_core(widths: tuple[int, ...] = DEFAULT_WIDTHS, dropout: float = 0.2,
-               edge_padding: int = DEFAULT_EDGE_PADDING) -> keras.Model:
+               edge_padding: int = DEFAULT_EDGE_PADDING, name: str = "lettering_core") -> keras.Model:
     """Fully-convolutional classifier on already-shrunk images of any size larger than edge_padding (uncompiled)."""
     image = keras.Input(shape=(None, None, 1), name="shrunk")
     x = ReflectBorder(edge_padding, name="reflect_border")(image) if edge_padding else image
@@ -74,7 +77,7 @@ def build_core(widths: tuple[int, ...] = DEFAULT_WIDTHS, dropout: float = 0.2,
     x = layers.Dropout(dropout)(x)
     # float32 whatever the dtype policy: under mixed_float16 a float16 sigmoid rounds probabilities (GPU check)
     prob = layers.Dense(1, activation="sigmoid", name="lettering", dtype="float32")(x)
-    return keras.Model(image, prob, name="lettering_core")
+    return keras.Model(image, prob, name=name)
 
 
 def _views(x, count: int) -> list:
@@ -82,16 +85,20 @@ def _views(x, count: int) -> list:
     return [x, ops.flip(x, axis=2), ops.transpose(x, (0, 2, 1, 3)), ops.flip(ops.flip(x, axis=1), axis=2)][:count]
 
 
-def build_detector(core: keras.Model, input_size: int = DEFAULT_INPUT_SIZE, views: int = 2,
+def build_detector(cores: keras.Model | Sequence[keras.Model], input_size: int = DEFAULT_INPUT_SIZE, views: int = 2,
                    tile_padding: int = DEFAULT_TILE_PADDING) -> keras.Model:
     """Whole-tile detector: shrink any tile to input_size x input_size (area averaging), mirror it tile_padding
-    pixels past each border, then the mean of `core`'s probability over `views` (1, 2 or 4) mirrored / turned
-    copies of it."""
+    pixels past each border, then the mean of the cores' probability over `views` (1, 2 or 4) mirrored / turned
+    copies of it; view k is scored by core k mod (number of cores), so two cores and two views score the tile
+    with the first and its mirror image with the second (a two-member ensemble at one core's inference cost)."""
+    cores = [cores] if isinstance(cores, keras.Model) else list(cores)
     if views not in DETECTOR_VIEWS:
         raise ValueError(f"views must be one of {DETECTOR_VIEWS}, not {views}")
+    if not 1 <= len(cores) <= views:
+        raise ValueError(f"{len(cores)} cores for {views} views: each core needs a view")
     tiles = keras.Input(shape=(None, None, 1), name="tile")
     x = layers.Resizing(input_size, input_size, interpolation="area", name="shrink")(tiles)
     x = ReflectBorder(tile_padding, name="reflect_tile")(x) if tile_padding else x
-    probabilities = [core(view) for view in _views(x, views)]
+    probabilities = [cores[k % len(cores)](view) for k, view in enumerate(_views(x, views))]
     prob = probabilities[0] if views == 1 else layers.Average(name="mean_of_views", dtype="float32")(probabilities)
     return keras.Model(tiles, prob, name="lettering_detector")

@@ -47,6 +47,8 @@ class DetectorConfig:
     label_smoothing: float = 0.1
     distractor_rate: float = 0.5  # share of examples (positive and negative alike) with a hard negative drawn
     workers: int = 2              # processes compositing examples
+    members: int = 1              # cores fitted to the same examples (seeds seed, seed + 1, ...); view k is
+                                  # scored by core k mod members, so more members cost training, not inference
 
 
 def _busiest_point(tile: np.ndarray, rng: np.random.Generator) -> tuple[int, int]:
@@ -125,22 +127,47 @@ def train_detector(tiles: list[np.ndarray], query_tiles: list[np.ndarray], confi
                    reviewed_negatives: Sequence[np.ndarray] = (), reuse: TrainingSet | None = None):
     """Train a detector on `tiles` (class-0 uint8 tiles), `query_tiles` (known lettering; may be empty) and
     `reviewed_negatives` (tiles marked not lettering; may be empty); reuse: an earlier training set of the same
-    tiles (make_training_set). Returns (detector, summary, timing, training set). Deterministic for a given seed
-    and inputs."""
+    tiles (make_training_set). With config.members > 1, that many cores are fitted to the same examples and the
+    detector's views are shared among them. Returns (detector, summary, timing, training set). Deterministic for
+    a given seed and inputs."""
     # Here, not at the top: the compositing workers import this module and must not load Keras (~600 MB each).
-    import keras
     import tensorflow as tf
 
-    from tilescan.detect.model import build_core, build_detector  # pins TensorFlow's threads before the first op
-    from tilescan.exact_keras import BinaryCrossentropy
+    from tilescan.detect.model import build_detector  # pins TensorFlow's threads before the first op
 
-    keras.utils.set_random_seed(config.seed)
     tf.config.experimental.enable_op_determinism()
     start = time.perf_counter()
     images, labels, drawn = make_training_set(tiles, query_tiles, config, reviewed_negatives, reuse)
-    size = config.crop_size
     composited = time.perf_counter()
-    side = images.shape[1]
+    cores, histories = [], []
+    for member in range(config.members):
+        core, history = _fit_core(images, labels, config, member)
+        cores.append(core)
+        histories.append(history)
+    end = time.perf_counter()
+    losses = [round(float(history["loss"][-1]), 6) for history in histories]
+    summary = {"examples": len(images), "query_examples": drawn.count("query"),
+               "reviewed_negative_examples": drawn.count("reviewed_negative"),
+               "epochs": config.epochs, "members": config.members, "loss": round(float(np.mean(losses)), 6),
+               "member_losses": losses,
+               "accuracy": round(float(np.mean([history["accuracy"][-1] for history in histories])), 6)}
+    timing = {"composite_seconds": round(composited - start, 1), "fit_seconds": round(end - composited, 1)}
+    detector = build_detector(cores, config.input_size, config.views, config.tile_padding)
+    return detector, summary, timing, (images, labels, drawn)
+
+
+def _fit_core(images: np.ndarray, labels: np.ndarray, config: DetectorConfig, member: int):
+    """(core, its history) of one member: a fresh core fitted to the crops, its weights and the order of the
+    examples seeded by config.seed + member (member 0 is the detector that members: 1 trains)."""
+    import keras
+    import tensorflow as tf
+
+    from tilescan.detect.model import build_core
+    from tilescan.exact_keras import BinaryCrossentropy
+
+    seed = config.seed + member
+    keras.utils.set_random_seed(seed)
+    size, side = config.crop_size, images.shape[1]
 
     def gather(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return images[rows], labels[rows]
@@ -153,27 +180,26 @@ def train_detector(tiles: list[np.ndarray], query_tiles: list[np.ndarray], confi
     # Shuffling row numbers gives the order that shuffling the crops themselves gave (same seed, same count);
     # each further epoch reshuffles, deterministically from the seed.
     data = (tf.data.Dataset.range(len(images))
-            .shuffle(len(images), seed=config.seed, reshuffle_each_iteration=True)
+            .shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
             .batch(config.batch_size)
             .map(batch_of)
             .prefetch(2))
-    core = build_core(edge_padding=config.edge_padding)
+    core = build_core(edge_padding=config.edge_padding, name=core_name(member))
     steps = int(np.ceil(len(images) / config.batch_size)) * config.epochs
     schedule = keras.optimizers.schedules.CosineDecay(config.learning_rate, steps)
     core.compile(optimizer=keras.optimizers.Adam(schedule),
                  loss=BinaryCrossentropy(label_smoothing=config.label_smoothing),
                  metrics=["accuracy"])
-    with tqdm(total=steps, desc="fit detector", unit="batch", mininterval=2.0) as bar:
+    label = "fit detector" if config.members == 1 else f"fit detector {member + 1}/{config.members}"
+    with tqdm(total=steps, desc=label, unit="batch", mininterval=2.0) as bar:
         progress = keras.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs=None: bar.update())
         history = core.fit(data, epochs=config.epochs, verbose=0, shuffle=False, callbacks=[progress])
-    end = time.perf_counter()
-    summary = {"examples": len(images), "query_examples": drawn.count("query"),
-               "reviewed_negative_examples": drawn.count("reviewed_negative"),
-               "epochs": config.epochs, "loss": round(float(history.history["loss"][-1]), 6),
-               "accuracy": round(float(history.history["accuracy"][-1]), 6)}
-    timing = {"composite_seconds": round(composited - start, 1), "fit_seconds": round(end - composited, 1)}
-    detector = build_detector(core, config.input_size, config.views, config.tile_padding)
-    return detector, summary, timing, (images, labels, drawn)
+    return core, history.history
+
+
+def core_name(member: int) -> str:
+    """The Keras name of a member's core: lettering_core, lettering_core_2, ..."""
+    return "lettering_core" if member == 0 else f"lettering_core_{member + 1}"
 
 
 def predict_stream(detector, items: Iterable[tuple[object, np.ndarray]], total: int | None = None,
