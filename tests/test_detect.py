@@ -344,8 +344,8 @@ def test_members_share_the_views_one_core_per_view():
     """Two cores and two views: the first scores the tile, the second its mirror image; four views go round."""
     first, second = build_core(), build_core(name="lettering_core_2")
     tiles = np.random.default_rng(4).integers(0, 256, (3, 100, 100, 1)).astype(np.float32)
-    shrunk = np.asarray(build_detector(first, input_size=64).get_layer("reflect_tile")(
-        build_detector(first, input_size=64).get_layer("shrink")(tiles)))
+    single = build_detector(first, input_size=64)
+    shrunk = np.asarray(single.get_layer("reflect_tile")(single.get_layer("shrink")(tiles)))
 
     def of(core, images):
         return np.asarray(core(np.ascontiguousarray(images), training=False))
@@ -356,7 +356,7 @@ def test_members_share_the_views_one_core_per_view():
     four = np.asarray(build_detector([first, second], input_size=64, views=4)(tiles, training=False))
     expected = np.mean([of([first, second][k % 2], c) for k, c in enumerate(copies)], axis=0)
     np.testing.assert_allclose(four, expected, atol=1e-6)
-    assert not np.allclose(pair, np.asarray(build_detector(first, input_size=64)(tiles, training=False)))
+    assert not np.allclose(pair, np.asarray(single(tiles, training=False)))
     with pytest.raises(ValueError, match="2 cores for 1 views"):
         build_detector([first, second], input_size=64, views=1)
 
