@@ -320,8 +320,9 @@ def bench_scoring(params: dict, sizes: dict, work: Path) -> dict:
     return {"scoring_tiles_per_s": round(both, 1), "scoring_features_tiles_per_s": round(features_rate, 1),
             "scoring_detector_tiles_per_s": round(rates[-1], 1), "scoring_n_tiles": len(tiles),
             "scoring_tile_side": int(tiles[0].shape[0]), "scoring_workers": workers,
-            "scoring_detector_settings": {name: int(settings[name])
-                                          for name in ("input_size", "views", "tile_padding", "edge_padding")},
+            "scoring_detector_settings": {**{name: int(settings[name])
+                                             for name in ("input_size", "views", "tile_padding", "edge_padding")},
+                                          "members": len(cores)},
             "scoring_reference": OCR_REFERENCE, "scoring_speedup_vs_ocr": round(both / OCR_TILES_PER_S, 1)}
 
 
