@@ -22,9 +22,9 @@ def test_batch_normalization_matches_keras(training, affine):
     ours, theirs = (layer(momentum=0.9, center=affine, scale=affine)
                     for layer in (BatchNormalization, keras.layers.BatchNormalization))
     gamma_beta = [np.linspace(0.5, 2.0, 4, dtype=np.float32), np.linspace(-1.0, 1.0, 4, dtype=np.float32)]
+    moving_mean_variance = [np.linspace(1.0, 4.0, 4, dtype=np.float32), np.linspace(0.5, 3.0, 4, dtype=np.float32)]
     for layer in (ours, theirs):
         layer.build(x.shape)
-        moving_mean_variance = [np.linspace(1.0, 4.0, 4, dtype=np.float32), np.linspace(0.5, 3.0, 4, dtype=np.float32)]
         layer.set_weights((gamma_beta if affine else []) + moving_mean_variance)
     np.testing.assert_allclose(ours(x, training=training), theirs(x, training=training), rtol=1e-5, atol=1e-5)
     for a, b in zip(ours.get_weights(), theirs.get_weights()):  # the moving statistics after the update
