@@ -161,6 +161,17 @@ def test_each_hard_negative_changes_the_tile(kind):
     assert drawn == kind and out.shape == base.shape and np.any(out != base)
 
 
+def test_markers_are_drawn_three_times_as_often_as_each_other_hard_negative():
+    """Unnamed hard negatives follow DISTRACTOR_WEIGHTS: over 500 seeded draws metal markers make about 3/10 of
+    them and each of the other seven kinds about 1/10."""
+    base = np.full((48, 48), 60, np.uint8)
+    rng = np.random.default_rng(5)
+    drawn = [composite_distractor(base, rng)[1] for _ in range(500)]
+    shares = {kind: drawn.count(kind) / len(drawn) for kind in DISTRACTOR_KINDS[:-1]}
+    assert 0.24 <= shares.pop("marker") <= 0.36
+    assert all(0.05 <= share <= 0.15 for share in shares.values()), shares
+
+
 def test_margin_digits_range_from_faint_grey_to_bright():
     """Film numbers on the black margin are drawn bright and also only a few tens of levels above the film."""
     peaks = []
