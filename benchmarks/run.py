@@ -290,8 +290,8 @@ def bench_scoring(params: dict, sizes: dict, work: Path) -> dict:
     """Tiles/s of the per-tile scoring work at full resolution: the features stage's statistics (with
     prepare.workers processes, as the stage runs them) and the detector's inference (train_detector's
     predict_stream; an untrained network costs the same). The second pass is timed (graph traced)."""
-    from tilescan.detect import build_core, build_detector, predict_stream
-    from tilescan.detect.train import core_name
+    from tilescan.detect import build_detector, predict_stream
+    from tilescan.detect.train import DetectorConfig, member_core
     from tilescan.features import features_of_item
     from tilescan.parallel import chunked_map
     from tilescan.readers import iter_tiles
@@ -306,8 +306,9 @@ def bench_scoring(params: dict, sizes: dict, work: Path) -> dict:
         pass
     features_rate = len(tiles) / (time.perf_counter() - start)
     settings = params["train_detector"]
-    cores = [build_core(edge_padding=int(settings["edge_padding"]), name=core_name(member))
-             for member in range(int(settings.get("members", 1)))]  # members share the views: same cost
+    config = DetectorConfig(edge_padding=int(settings["edge_padding"]), members=int(settings.get("members", 1)),
+                            local_contrast_members=int(settings.get("local_contrast_members", 0)))
+    cores = [member_core(config, member) for member in range(config.members)]  # members share the views
     detector = build_detector(cores, int(settings["input_size"]), int(settings["views"]),
                               int(settings["tile_padding"]))
     rates = []
@@ -322,7 +323,8 @@ def bench_scoring(params: dict, sizes: dict, work: Path) -> dict:
             "scoring_tile_side": int(tiles[0].shape[0]), "scoring_workers": workers,
             "scoring_detector_settings": {**{name: int(settings[name])
                                              for name in ("input_size", "views", "tile_padding", "edge_padding")},
-                                          "members": len(cores)},
+                                          "members": len(cores),
+                                          "local_contrast_members": config.local_contrast_members},
             "scoring_reference": OCR_REFERENCE, "scoring_speedup_vs_ocr": round(both / OCR_TILES_PER_S, 1)}
 
 

@@ -426,3 +426,40 @@ def test_predict_stream_gives_each_tile_its_own_probability_in_order_whatever_th
                                                   batch_size=batch_size))
         assert list(keys) == [f"t{i}" for i in range(20)]
         np.testing.assert_allclose(probabilities, alone, atol=1e-6)
+
+
+def test_local_contrast_is_the_mirrored_neighbourhoods_standard_score():
+    """LocalContrast equals (x - mean) / (spread + 8) / 3 over each pixel's 7x7 neighbourhood, the image mirrored
+    at its border (scipy's uniform_filter, mode "reflect"), within float32 rounding."""
+    from tilescan.detect.model import LocalContrast
+
+    image = np.random.default_rng(3).integers(0, 256, (2, 20, 24, 1)).astype(np.float64)
+    mean = ndimage.uniform_filter(image, (1, 7, 7, 1), mode="reflect")
+    spread = np.sqrt(np.maximum(ndimage.uniform_filter(image ** 2, (1, 7, 7, 1), mode="reflect") - mean ** 2, 0))
+    expected = (image - mean) / (spread + 8.0) / 3.0
+    np.testing.assert_allclose(np.asarray(LocalContrast()(image.astype(np.float32))), expected, atol=2e-3)
+
+
+def test_local_contrast_lifts_a_faint_stroke_to_nearly_a_bright_ones_strength():
+    """A stroke 20 levels above flat film comes out at least half as strong as one 200 levels above it (a tenth
+    in the rescaled image beside it); the film's grain (2 levels) stays under a quarter of the faint stroke."""
+    from tilescan.detect.model import LocalContrast
+
+    film = 20 + np.random.default_rng(4).normal(0, 2, (1, 40, 40, 1))
+    peaks = {}
+    for rise in (20, 200):
+        image = film.copy()
+        image[0, 10:30, 19:22, 0] += rise
+        peaks[rise] = float(np.asarray(LocalContrast()(image.astype(np.float32)))[0, 10:30, 19:22].mean())
+    grain = float(np.abs(np.asarray(LocalContrast()(film.astype(np.float32)))).mean())
+    assert peaks[20] > 0.5 * peaks[200] and grain < 0.25 * peaks[20]
+
+
+def test_the_last_local_contrast_members_see_the_channel():
+    from tilescan.detect.train import member_core
+
+    config = DetectorConfig(members=2, local_contrast_members=1)
+    names = [[layer.name for layer in member_core(config, member).layers] for member in range(2)]
+    assert "local_contrast" not in names[0] and "local_contrast" in names[1]
+    none = DetectorConfig(members=2, local_contrast_members=0)
+    assert not any("local_contrast" in [layer.name for layer in member_core(none, m).layers] for m in range(2))

@@ -126,6 +126,7 @@ def test_a_renamed_parameter_says_what_replaced_it(tmp_path):
     ("train_detector", "edge_padding", 96, "< train_detector.crop_size (96)"),
     ("train_detector", "tile_padding", 160, "< train_detector.input_size (160)"),
     ("train_detector", "members", 3, "<= train_detector.views (2)"),
+    ("train_detector", "local_contrast_members", 3, "<= train_detector.members (2)"),
 ])
 def test_cross_field_rules_use_the_same_wording(tmp_path, section, name, value, wanted):
     with pytest.raises(TilescanError, match=re.escape(f"{section}.{name} must be {wanted}")):

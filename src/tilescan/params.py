@@ -263,6 +263,7 @@ class TrainDetector:
     tile_padding: int = spec(Interval(int, 0), default=8)
     pseudo_positives: int = spec(Interval(int, 0), default=0)
     members: int = spec(Interval(int, 1), default=1)
+    local_contrast_members: int = spec(Interval(int, 0), default=0)
 
     def check(self) -> None:
         _require(self.crop_size <= self.input_size, "train_detector.crop_size", self.crop_size,
@@ -273,6 +274,8 @@ class TrainDetector:
                  f"< train_detector.input_size ({self.input_size}): the reflection needs that many pixels")
         _require(self.members <= self.views, "train_detector.members", self.members,
                  f"<= train_detector.views ({self.views}): each member scores its own view of a tile")
+        _require(self.local_contrast_members <= self.members, "train_detector.local_contrast_members",
+                 self.local_contrast_members, f"<= train_detector.members ({self.members})")
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ DISTRACTOR_KINDS = ("dust", "straight_edge", "curved_boundary", "blob", "hair", 
 # the others. Discs and rings look like single letters (O, 0), and markers fired the detector more than any other
 # look-alike; drawn this often they gained on all four sets measured (docs/experiments.md, Session 24).
 DISTRACTOR_WEIGHTS = (1, 1, 1, 1, 1, 1, 1, 3)
+DISTRACTOR_SHARES = np.divide(DISTRACTOR_WEIGHTS, sum(DISTRACTOR_WEIGHTS))
 # Debian font folders and the package that installs each (the README and .ci/run install both).
 SYSTEM_FONT_DIRS = ((Path("/usr/share/fonts/truetype/freefont"), "fonts-freefont-ttf"),
                     (Path("/usr/share/fonts/opentype/urw-base35"), "fonts-urw-base35"))
@@ -260,7 +261,7 @@ def composite_distractor(tile: np.ndarray, rng: np.random.Generator, kind: str |
     """Draw one non-lettering look-alike onto a copy of `tile`; returns (uint8 image, kind in DISTRACTOR_KINDS)."""
     H, W = tile.shape
     base = tile.astype(np.float32)
-    kind = kind or str(rng.choice(DISTRACTOR_KINDS[:-1], p=np.divide(DISTRACTOR_WEIGHTS, sum(DISTRACTOR_WEIGHTS))))
+    kind = kind or str(rng.choice(DISTRACTOR_KINDS[:-1], p=DISTRACTOR_SHARES))
     yy, xx = np.mgrid[0:H, 0:W].astype(np.float32)
     layer = np.zeros((H, W), np.float32)
     level = rng.uniform(150, 255)

@@ -25,7 +25,7 @@ def detector_config(params: Params) -> DetectorConfig:
                           query_share=settings.query_share, batch_size=settings.batch_size,
                           learning_rate=settings.learning_rate, label_smoothing=settings.label_smoothing,
                           distractor_rate=settings.distractor_rate, workers=settings.workers,
-                          members=settings.members)
+                          members=settings.members, local_contrast_members=settings.local_contrast_members)
 
 
 def tile_reader(params: Params, ids: list[str]) -> Callable[..., Iterator[tuple[int, np.ndarray]]]:

@@ -49,6 +49,7 @@ class DetectorConfig:
     workers: int = 2              # processes compositing examples
     members: int = 1              # cores fitted to the same examples (seeds seed, seed + 1, ...); view k is
                                   # scored by core k mod members, so more members cost training, not inference
+    local_contrast_members: int = 0  # the last this many members also see a local-contrast channel
 
 
 def _busiest_point(tile: np.ndarray, rng: np.random.Generator) -> tuple[int, int]:
@@ -162,7 +163,6 @@ def _fit_core(images: np.ndarray, labels: np.ndarray, config: DetectorConfig, me
     import keras
     import tensorflow as tf
 
-    from tilescan.detect.model import build_core
     from tilescan.exact_keras import BinaryCrossentropy
 
     seed = config.seed + member
@@ -184,7 +184,7 @@ def _fit_core(images: np.ndarray, labels: np.ndarray, config: DetectorConfig, me
             .batch(config.batch_size)
             .map(batch_of)
             .prefetch(2))
-    core = build_core(edge_padding=config.edge_padding, name=core_name(member))
+    core = member_core(config, member)
     steps = int(np.ceil(len(images) / config.batch_size)) * config.epochs
     schedule = keras.optimizers.schedules.CosineDecay(config.learning_rate, steps)
     core.compile(optimizer=keras.optimizers.Adam(schedule),
@@ -195,6 +195,14 @@ def _fit_core(images: np.ndarray, labels: np.ndarray, config: DetectorConfig, me
         progress = keras.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs=None: bar.update())
         history = core.fit(data, epochs=config.epochs, verbose=0, shuffle=False, callbacks=[progress])
     return core, history.history
+
+
+def member_core(config: DetectorConfig, member: int):
+    """A fresh (unfitted) core of the given member: the last config.local_contrast_members see local contrast."""
+    from tilescan.detect.model import build_core
+
+    return build_core(edge_padding=config.edge_padding, name=core_name(member),
+                      local_contrast=member >= config.members - config.local_contrast_members)
 
 
 def core_name(member: int) -> str:
