@@ -13,9 +13,9 @@ draws an artificial edge round every crop, so the network learns to disregard a 
   so the border is not special at all (real film gains more, the synthetic sets lose).
 - `local_contrast` (a core's input): a second channel, each pixel's difference from its 7x7 neighbourhood's mean
   over that neighbourhood's spread plus 8 grey levels. Strokes a few tens of levels above flat film come out
-  nearly as strong as bright ones, while grain under the floor stays small. A core with it finds faint text that
-  the plain core misses on independently drawn sets; a plain core ranks the project's own sets better, so the
-  pipeline pairs one of each (`train_detector.local_contrast_members`; docs/experiments.md, Session 25).
+  more than half as strong as bright ones, while grain under the floor stays small. Given to the last network(s)
+  by `train_detector.local_contrast_members`, off by default: it found faint text on an independently drawn set
+  but lost on real film and the project's own sets (docs/experiments.md, Session 25).
 - `views`: the detector averages the core's probability over that many mirrored / turned copies of the tile
   (test-time augmentation: the views disagree most on the tiles the core is least sure of). With several cores
   (`train_detector.members`) the views are shared among them: a seed ensemble at one core's inference cost.
@@ -62,7 +62,7 @@ class ReflectBorder(layers.Layer):
 
 class LocalContrast(layers.Layer):
     """(x - mean) / (spread + floor) / 3 over each pixel's window x window neighbourhood (mirrored at the border);
-    box sums by running sums, which costs a tenth of a 7x7 average pool on CPU."""
+    box sums by running sums, a twentieth of a 7x7 average pool's time on CPU."""
 
     def __init__(self, window: int = CONTRAST_WINDOW, floor: float = CONTRAST_FLOOR, **kwargs):
         super().__init__(**kwargs)
