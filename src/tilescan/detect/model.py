@@ -13,9 +13,10 @@ draws an artificial edge round every crop, so the network learns to disregard a 
   so the border is not special at all (real film gains more, the synthetic sets lose).
 - `local_contrast` (a core's input): a second channel, each pixel's difference from its 7x7 neighbourhood's mean
   over that neighbourhood's spread plus 8 grey levels. Strokes a few tens of levels above flat film come out
-  more than half as strong as bright ones, while grain under the floor stays small. Given to the last network(s)
-  by `train_detector.local_contrast_members`, off by default: it found faint text on an independently drawn set
-  but lost on real film and the project's own sets (docs/experiments.md, Session 25).
+  more than half as strong as bright ones, while grain under the floor stays small. `train_detector.
+  local_contrast_members` gives it to the last network(s): on sets drawn by independent generators it found faint
+  text the plain core misses; on real film and the project's own sets the plain core ranks as well or better,
+  so the pipeline pairs one of each (docs/experiments.md, Session 25).
 - `views`: the detector averages the core's probability over that many mirrored / turned copies of the tile
   (test-time augmentation: the views disagree most on the tiles the core is least sure of). With several cores
   (`train_detector.members`) the views are shared among them: a seed ensemble at one core's inference cost.
